@@ -1,0 +1,69 @@
+import * as grpc from '@grpc/grpc-js';
+import {
+  CHANNEL_OPTIONS,
+  medleyPackage,
+  type RoundEvent,
+  type StartRoundsReply,
+  type StartRoundsRequest,
+  type StatusReply,
+} from '../shared/wire/index.js';
+
+type Unary<Req, Res> = (request: Req, options: grpc.CallOptions, callback: (err: grpc.ServiceError | null, res?: Res) => void) => void;
+
+/** The CLI's view of a coordinator's admin API. */
+export class AdminClient {
+  private readonly client: grpc.Client & Record<string, unknown>;
+
+  constructor(readonly address: string) {
+    const Admin = medleyPackage().Admin;
+    this.client = new Admin(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS) as grpc.Client & Record<string, unknown>;
+  }
+
+  private unary<Req, Res>(method: string, request: Req, timeoutMs = 15_000): Promise<Res> {
+    const fn = this.client[method] as Unary<Req, Res>;
+    return new Promise((resolve, reject) => {
+      fn.call(this.client, request, { deadline: Date.now() + timeoutMs }, (err, res) => {
+        if (err) reject(new Error(describeCallError(this.address, err)));
+        else resolve(res as Res);
+      });
+    });
+  }
+
+  status(): Promise<StatusReply> {
+    return this.unary<Record<string, never>, StatusReply>('status', {});
+  }
+
+  startRounds(request: StartRoundsRequest): Promise<StartRoundsReply> {
+    return this.unary<StartRoundsRequest, StartRoundsReply>('startRounds', request);
+  }
+
+  /** Follows round events from `fromRound` until the run finishes. */
+  watch(fromRound: number, onEvent: (event: RoundEvent) => void, signal?: AbortSignal): Promise<void> {
+    const call = (this.client.watchRounds as (req: unknown) => grpc.ClientReadableStream<RoundEvent>).call(this.client, { fromRound });
+    signal?.addEventListener('abort', () => call.cancel(), { once: true });
+    return new Promise((resolve, reject) => {
+      call.on('data', onEvent);
+      call.on('end', () => resolve());
+      call.on('error', (err: grpc.ServiceError) => {
+        if (err.code === grpc.status.CANCELLED && signal?.aborted) resolve();
+        else reject(new Error(describeCallError(this.address, err)));
+      });
+    });
+  }
+
+  /** Waits until the coordinator answers (it may still be starting). */
+  async waitUntilReady(timeoutMs: number): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.client.waitForReady(Date.now() + timeoutMs, (err) => (err ? reject(new Error(`coordinator at ${this.address} did not answer within ${timeoutMs / 1000}s: ${err.message}`)) : resolve()));
+    });
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}
+
+export function describeCallError(address: string, err: grpc.ServiceError): string {
+  if (err.code === grpc.status.UNAVAILABLE) return `cannot reach the coordinator at ${address} (${err.details}); is \`medley coordinator serve\` running there?`;
+  return err.details || err.message;
+}

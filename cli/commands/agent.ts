@@ -1,0 +1,69 @@
+import type { Command } from 'commander';
+import { AgentRefusedError, NodeAgent } from '../../node-agent/index.js';
+import type { Trainer } from '../../node-agent/index.js';
+import { finiteNumber, hostPort, nonNegativeInt, positiveInt } from './parse.js';
+import { dataSpecFrom } from './data-options.js';
+
+interface AgentRunOptions {
+  coordinator: string;
+  name: string;
+  data: string;
+  shard: string;
+  partition: string;
+  seed: number;
+  count?: number;
+  trainer: string;
+  step: number;
+  examples: number;
+  maxAttempts: number;
+}
+
+export function registerAgent(program: Command): void {
+  const agent = program.command('agent').description("run a hospital's node agent");
+  agent
+    .command('run')
+    .description('dial the coordinator, take tasks, train locally, send back only weight updates')
+    .requiredOption('--coordinator <host:port>', 'coordinator address', hostPort)
+    .requiredOption('--name <site>', 'this site\'s name, as on the coordinator\'s site list')
+    .option('--data <synthetic|file.npz>', 'local training data', 'synthetic')
+    .option('--shard <i/n>', "this site's share when one file is split across n sites (1-based)", '1/1')
+    .option('--partition <iid|label-skew>', 'how a shared file is split across sites', 'iid')
+    .option('--seed <s>', 'data seed', nonNegativeInt, 0)
+    .option('--count <n>', 'synthetic training images at this site', positiveInt)
+    .option('--trainer <tfjs|fixed-step>', 'tfjs trains for real; fixed-step (benchmarks/tests only) adds --step to every weight', 'tfjs')
+    .option('--step <x>', 'the constant a fixed-step trainer adds', finiteNumber, 0.001)
+    .option('--examples <n>', 'example count a fixed-step trainer reports', positiveInt, 100)
+    .option('--max-attempts <n>', 'give up after this many failed connection attempts in a row (0 = never)', nonNegativeInt, 0)
+    .action(async (opts: AgentRunOptions) => {
+      const log = (m: string) => process.stderr.write(`[agent ${opts.name}] ${m}\n`);
+      let trainer: Trainer;
+      if (opts.trainer === 'fixed-step') {
+        const { FixedStepTrainer } = await import('../../node-agent/trainer/fixed-step-trainer.js');
+        trainer = new FixedStepTrainer(opts.step, opts.examples);
+      } else if (opts.trainer === 'tfjs') {
+        const { loadSiteData } = await import('../../shared/data/index.js');
+        const { selectBackend } = await import('../../shared/model/index.js');
+        const { TfjsTrainer } = await import('../../node-agent/trainer/tfjs-trainer.js');
+        const data = loadSiteData(dataSpecFrom(opts));
+        const backend = await selectBackend({ log });
+        log(`data: ${data.source}: ${data.train.count} training, ${data.val.count} validation images`);
+        trainer = new TfjsTrainer(data, backend);
+      } else {
+        throw new Error(`--trainer ${opts.trainer}: use tfjs or fixed-step`);
+      }
+      const controller = new AbortController();
+      process.once('SIGINT', () => controller.abort(new Error('SIGINT')));
+      process.once('SIGTERM', () => controller.abort(new Error('SIGTERM')));
+      const node = new NodeAgent({ coordinator: opts.coordinator, site: opts.name, trainer, log, signal: controller.signal, maxAttempts: opts.maxAttempts });
+      try {
+        await node.run();
+      } catch (err) {
+        if (err instanceof AgentRefusedError) {
+          log(err.message);
+          process.exitCode = 3;
+          return;
+        }
+        throw err;
+      }
+    });
+}

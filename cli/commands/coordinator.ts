@@ -1,0 +1,78 @@
+import type { Command } from 'commander';
+import { Coordinator, initCoordinatorState, type ModelEvaluator } from '../../coordinator/index.js';
+import { hostPort, nonNegativeInt, positiveInt, positiveNumber, collect } from './parse.js';
+import { initialModel } from './initial-model.js';
+import { dataSpecFrom } from './data-options.js';
+
+interface InitOptions {
+  dir: string;
+  federation: string;
+  site: string[];
+  model: string;
+  input: string;
+  classes: number;
+  seed: number;
+}
+
+interface ServeOptions {
+  dir: string;
+  listen: string;
+  evalData?: string;
+  evalSeed: number;
+  maxNorm?: number;
+  dropGrace: number;
+}
+
+const log = (m: string) => process.stderr.write(`[coordinator] ${m}\n`);
+
+export function registerCoordinator(program: Command): void {
+  const coordinator = program.command('coordinator').description('create and run the coordinator');
+  coordinator
+    .command('init')
+    .description('create a coordinator state folder with the initial global model (version 1)')
+    .requiredOption('--dir <state>', 'state folder to create (must be empty or absent)')
+    .option('--federation <name>', 'federation name', 'medley')
+    .option('--site <names>', 'expected site (repeat, or comma-separated)', collect, [])
+    .option('--model <arch|dir>', 'zoo architecture (cnn-small, resnet-mini) or a folder with a TF.js model.json', 'cnn-small')
+    .option('--input <HxWxC>', 'input shape for a zoo model', '28x28x1')
+    .option('--classes <n>', 'number of classes for a zoo model', positiveInt, 2)
+    .option('--seed <s>', 'seed of the initial weights', nonNegativeInt, 1234)
+    .action(async (opts: InitOptions) => {
+      const model = await initialModel(opts.model, opts.input, opts.classes, opts.seed);
+      const manifest = await initCoordinatorState({ stateDir: opts.dir, federation: opts.federation, sites: opts.site, model });
+      process.stderr.write(
+        `initialised ${opts.dir}: federation ${opts.federation}, model version ${manifest.version} (${manifest.totalBytes / 4} parameters), sites: ${opts.site.join(', ') || '(none yet; add with `medley site add`)'}\n`,
+      );
+    });
+  coordinator
+    .command('serve')
+    .description('run the coordinator: accept agents, run rounds, serve the admin API')
+    .requiredOption('--dir <state>', 'state folder made by `medley coordinator init`')
+    .option('--listen <host:port>', 'address to listen on (port 0 picks a free one)', hostPort, '127.0.0.1:7070')
+    .option('--eval-data <synthetic|file.npz>', 'score each new global model on this held-out data')
+    .option('--eval-seed <s>', 'seed of synthetic held-out data', nonNegativeInt, 0)
+    .option('--max-norm <l2>', 'refuse updates whose L2 norm is larger', positiveNumber)
+    .option('--drop-grace <seconds>', 'how long a disconnected site keeps its place in a round', positiveInt, 15)
+    .action(async (opts: ServeOptions) => {
+      let evaluator: ModelEvaluator | undefined;
+      if (opts.evalData) {
+        const { loadHeldOut } = await import('../../shared/data/index.js');
+        const { createHeldOutEvaluator } = await import('../../coordinator/eval/held-out-evaluator.js');
+        const spec = dataSpecFrom({ data: opts.evalData, seed: opts.evalSeed, shard: '1/1', partition: 'iid' });
+        const heldOut = loadHeldOut(spec);
+        log(`held-out evaluation on ${heldOut.count} images from ${opts.evalData}`);
+        evaluator = await createHeldOutEvaluator(heldOut, log);
+      }
+      const coordinator = await Coordinator.open({ stateDir: opts.dir, log, evaluator, maxUpdateNorm: opts.maxNorm ?? null, dropGraceMs: opts.dropGrace * 1000 });
+      const address = await coordinator.listen(opts.listen);
+      // One machine-readable line on stdout, so a supervisor (or the demo) learns the bound port.
+      process.stdout.write(JSON.stringify({ event: 'listening', address, federation: coordinator.federation, modelVersion: coordinator.store.latest }) + '\n');
+      const stop = async (signal: string) => {
+        log(`${signal}: shutting down`);
+        await coordinator.close();
+        process.exit(0);
+      };
+      process.once('SIGINT', () => void stop('SIGINT'));
+      process.once('SIGTERM', () => void stop('SIGTERM'));
+    });
+}

@@ -1,0 +1,26 @@
+import { Command } from 'commander';
+import { registerAgent } from './commands/agent.js';
+import { registerCoordinator } from './commands/coordinator.js';
+import { registerDemo } from './commands/demo.js';
+import { registerRound } from './commands/round.js';
+import { registerSite } from './commands/site.js';
+import { registerStatus } from './commands/status.js';
+
+const program = new Command();
+program
+  .name('medley')
+  .description('Federated learning for hospital imaging consortia: no image leaves a hospital.')
+  .version('0.1.0')
+  .showHelpAfterError();
+
+registerDemo(program);
+registerCoordinator(program);
+registerAgent(program);
+registerRound(program);
+registerStatus(program);
+registerSite(program);
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  process.stderr.write(`medley: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,3 @@
+export * from './strategy.js';
+export { FedAvg } from './fedavg.js';
+export { scaledAddInto } from './scaled-add.js';

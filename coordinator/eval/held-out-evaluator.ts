@@ -1,0 +1,31 @@
+import { readFile } from 'node:fs/promises';
+import type { ImageSet } from '../../shared/data/types.js';
+import type { ModelEvaluator } from '../rounds/index.js';
+import type { ModelManifest } from '../store/index.js';
+
+/**
+ * Scores each new global version on a held-out set the coordinator's operator provides (for
+ * example a consortium test set, or the demo's test split). TensorFlow.js is loaded only when an
+ * evaluator is configured: a plain coordinator never needs it.
+ */
+export async function createHeldOutEvaluator(heldOut: ImageSet, log: (m: string) => void): Promise<ModelEvaluator> {
+  const model = await import('../../shared/model/index.js');
+  const { classificationMetrics } = await import('../../shared/metrics/index.js');
+  const { predictProbabilities } = await import('../../shared/model/predict.js');
+  const backend = await model.selectBackend({ log });
+  return {
+    backend: backend.name,
+    async evaluate(manifest: ModelManifest, weightsPath: string): Promise<Record<string, number>> {
+      const bytes = await readFile(weightsPath);
+      const flat = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+      const net = await model.modelFromTopologyJson(manifest.topology);
+      try {
+        model.writeFlatWeights(net, manifest.tensors, flat);
+        const probs = await predictProbabilities(net, heldOut);
+        return { ...classificationMetrics(probs, heldOut.labels, heldOut.classes), examples: heldOut.count };
+      } finally {
+        net.dispose();
+      }
+    },
+  };
+}

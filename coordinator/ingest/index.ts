@@ -1,0 +1,3 @@
+export { UpdateReceiver, type UploadGate, type AdmittedUpload, type VerifiedUpdate } from './update-receiver.js';
+export { SpoolFile, clearSpool } from './spool.js';
+export { FiniteScan } from './finite-scan.js';

@@ -1,0 +1,141 @@
+import {
+  InvalidUpdateError,
+  TENSOR_FORMAT_VERSION,
+  TransferDigest,
+  TruncatedStreamError,
+  describeMismatch,
+  type TensorSpec,
+  type UpdateChunk,
+  type UpdateHeader,
+  type UpdateTrailer,
+  type UploadReceipt,
+} from '../../shared/wire/index.js';
+import type { UpdateSegment } from '../aggregation/index.js';
+import { FiniteScan } from './finite-scan.js';
+import { SpoolFile } from './spool.js';
+
+/** An update that passed every check at the edge, ready to be folded into a round. */
+export interface VerifiedUpdate {
+  header: UpdateHeader;
+  trailer: UpdateTrailer;
+  bytes: number;
+  l2Norm: number;
+  segments: () => AsyncIterable<UpdateSegment>;
+}
+
+/** What the round in progress says about an upload it agreed to receive. */
+export interface AdmittedUpload {
+  /** The layout the update must have: that of the round's base model. */
+  expected: readonly TensorSpec[];
+  /** Largest L2 norm accepted for an update, or null for no bound. */
+  maxNorm: number | null;
+  accept(update: VerifiedUpdate): Promise<void>;
+  /** The upload failed before acceptance; the site may try again while the round is open. */
+  release(reason: string): void;
+}
+
+export interface UploadGate {
+  admit(header: UpdateHeader): AdmittedUpload;
+}
+
+const MAX_EXAMPLES = 1e12;
+
+function checkHeader(header: UpdateHeader, admitted: AdmittedUpload): void {
+  const who = `update from site ${header.site} for round ${header.round}`;
+  if (header.formatVersion !== TENSOR_FORMAT_VERSION) {
+    throw new InvalidUpdateError(`${who} uses tensor format ${header.formatVersion}; this coordinator reads format ${TENSOR_FORMAT_VERSION}. Upgrade the agent or the coordinator so they match`);
+  }
+  if (header.kind !== 'delta') throw new InvalidUpdateError(`${who} is of kind "${header.kind}"; a FedAvg round takes "delta" updates`);
+  if (!Number.isInteger(header.numExamples) || header.numExamples < 1 || header.numExamples > MAX_EXAMPLES) {
+    throw new InvalidUpdateError(`${who} claims ${header.numExamples} training examples; it must be a positive whole number`);
+  }
+  const mismatch = describeMismatch(admitted.expected, header.tensors);
+  if (mismatch) throw new InvalidUpdateError(`${who} does not match the round's model: ${mismatch}`);
+  const expectedBytes = admitted.expected.reduce((n, t) => n + t.byteLength, 0);
+  if (header.totalBytes !== expectedBytes) {
+    throw new InvalidUpdateError(`${who} announces ${header.totalBytes} bytes; the model has ${expectedBytes}`);
+  }
+}
+
+/**
+ * The edge for uploads: reads one UploadUpdate stream (header, data chunks, trailer), checks the
+ * round binding, layout, byte count, checksum and that every value is finite, spooling the bytes
+ * to disk meanwhile. Only an update that passed all of that is handed to the round.
+ */
+export class UpdateReceiver {
+  constructor(private readonly gate: UploadGate, private readonly spoolDir: string) {}
+
+  async receive(stream: AsyncIterable<UpdateChunk>, onBytes?: (n: number) => void): Promise<UploadReceipt> {
+    const iterator = stream[Symbol.asyncIterator]();
+    const first = await iterator.next();
+    if (first.done) throw new TruncatedStreamError('update stream ended before its header; nothing was received, send the update again');
+    const firstChunk = first.value;
+    if (firstChunk.body !== 'header' || !('header' in firstChunk) || !firstChunk.header) {
+      throw new InvalidUpdateError(`update stream must start with a header, got "${firstChunk.body ?? 'an empty message'}"`);
+    }
+    const header = firstChunk.header;
+    const admitted = this.gate.admit(header);
+    let spool: SpoolFile | null = null;
+    let accepted = false;
+    try {
+      checkHeader(header, admitted);
+      spool = await SpoolFile.create(this.spoolDir, `r${header.round}-${header.site}`);
+      const digest = new TransferDigest();
+      const scan = new FiniteScan(admitted.expected);
+      const who = `update from site ${header.site} for round ${header.round}`;
+      let trailer: UpdateTrailer | null = null;
+      for (;;) {
+        const next = await iterator.next();
+        if (next.done) break;
+        const chunk = next.value;
+        if (trailer) throw new InvalidUpdateError(`${who} has data after its trailer`);
+        if (chunk.body === 'data' && 'data' in chunk) {
+          const data = chunk.data;
+          if (digest.byteCount + data.length > header.totalBytes) {
+            throw new InvalidUpdateError(`${who} sends more than the ${header.totalBytes} bytes it announced`);
+          }
+          digest.update(data);
+          scan.feed(data);
+          await spool.write(data);
+          onBytes?.(data.length);
+        } else if (chunk.body === 'trailer' && 'trailer' in chunk) {
+          trailer = chunk.trailer;
+        } else {
+          throw new InvalidUpdateError(`${who} has a second header (or an empty message) after its start`);
+        }
+      }
+      if (digest.byteCount < header.totalBytes) {
+        throw new TruncatedStreamError(`${who} ended after ${digest.byteCount} of ${header.totalBytes} bytes; it was discarded, send it again`);
+      }
+      if (!trailer) throw new TruncatedStreamError(`${who} ended without its trailer (checksum); it was discarded, send it again`);
+      const actual = digest.hex();
+      if (trailer.sha256 !== actual) {
+        throw new InvalidUpdateError(`${who} has sha256 ${actual} but its trailer says ${trailer.sha256 || '(none)'}; the bytes were damaged in transit, send it again`);
+      }
+      const problem = scan.problem();
+      if (problem) throw new InvalidUpdateError(`${who} is not finite: ${problem}. Check the site's training (learning rate, data scaling)`);
+      if (admitted.maxNorm !== null && scan.l2Norm > admitted.maxNorm) {
+        throw new InvalidUpdateError(`${who} has L2 norm ${scan.l2Norm.toPrecision(4)}, above the federation's bound of ${admitted.maxNorm}`);
+      }
+      for (const [name, value] of Object.entries(trailer.metrics ?? {})) {
+        if (typeof value !== 'number') throw new InvalidUpdateError(`${who} reports metric ${name} that is not a number`);
+      }
+      await spool.close();
+      const ready = spool;
+      await admitted.accept({
+        header,
+        trailer,
+        bytes: digest.byteCount,
+        l2Norm: scan.l2Norm,
+        segments: () => ready.segments(),
+      });
+      accepted = true;
+      return { accepted: true, round: header.round, bytes: digest.byteCount, message: `update from ${header.site} accepted for round ${header.round}` };
+    } catch (err) {
+      if (!accepted) admitted.release(err instanceof Error ? err.message : String(err));
+      throw err;
+    } finally {
+      await spool?.discard();
+    }
+  }
+}

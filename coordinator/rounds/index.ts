@@ -1,0 +1,5 @@
+export { RunController, type ModelEvaluator, type RunControllerDeps } from './run-controller.js';
+export { SiteSessions, type SiteSession, type SiteState } from './site-sessions.js';
+export { RoundEvents } from './round-events.js';
+export { Round } from './round.js';
+export { pickSites } from './site-selection.js';

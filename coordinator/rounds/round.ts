@@ -1,0 +1,153 @@
+import { randomUUID } from 'node:crypto';
+import { RoundMismatchError, type RoundRecord, type UpdateHeader } from '../../shared/wire/index.js';
+import type { RoundAggregate } from '../aggregation/index.js';
+import type { AdmittedUpload, UploadGate, VerifiedUpdate } from '../ingest/index.js';
+import type { ModelManifest } from '../store/index.js';
+
+export interface RoundOptions {
+  federation: string;
+  number: number;
+  base: ModelManifest;
+  selected: string[];
+  aggregate: RoundAggregate;
+  deadlineUnixMs: number;
+  maxNorm: number | null;
+  now: () => number;
+}
+
+/**
+ * One open round: which sites were asked, which task each holds, whose update is in flight or
+ * folded in. It decides whether an upload may enter, and when the round can close.
+ */
+export class Round implements UploadGate {
+  readonly record: RoundRecord;
+  readonly taskIds = new Map<string, string>();
+  private readonly uploading = new Set<string>();
+  private readonly inFlight = new Set<Promise<void>>();
+  private accepting = true;
+  private poisoned: Error | null = null;
+  private changeListener: (() => void) | null = null;
+
+  constructor(private readonly options: RoundOptions) {
+    for (const site of options.selected) this.taskIds.set(site, randomUUID());
+    this.record = {
+      round: options.number,
+      state: 'open',
+      baseVersion: options.base.version,
+      modelVersion: 0,
+      selected: [...options.selected],
+      reports: [],
+      examples: 0,
+      startedUnixMs: options.now(),
+      closedUnixMs: 0,
+      bytesDown: 0,
+      bytesUp: 0,
+      metrics: {},
+      message: '',
+    };
+  }
+
+  get number(): number {
+    return this.options.number;
+  }
+
+  get deadline(): number {
+    return this.options.deadlineUnixMs;
+  }
+
+  get aggregate(): RoundAggregate {
+    return this.options.aggregate;
+  }
+
+  get failure(): Error | null {
+    return this.poisoned;
+  }
+
+  hasReported(site: string): boolean {
+    return this.record.reports.some((r) => r.site === site);
+  }
+
+  pendingSites(): string[] {
+    return this.options.selected.filter((s) => !this.hasReported(s));
+  }
+
+  allReported(): boolean {
+    return this.pendingSites().length === 0;
+  }
+
+  /** Called whenever an update is folded in, so the controller can re-check the close rule. */
+  onChange(listener: () => void): void {
+    this.changeListener = listener;
+  }
+
+  admit(header: UpdateHeader): AdmittedUpload {
+    const n = this.options.number;
+    const site = header.site;
+    if (header.federation !== this.options.federation) {
+      throw new RoundMismatchError(`update is for federation "${header.federation}", this coordinator runs "${this.options.federation}"`);
+    }
+    if (header.round !== n) {
+      throw new RoundMismatchError(
+        header.round < n
+          ? `update from ${site} is for round ${header.round}, which is closed; late updates are refused`
+          : `update from ${site} is for round ${header.round}, but round ${n} is the one open`,
+      );
+    }
+    if (!this.accepting) throw new RoundMismatchError(`round ${n} closed before the update from ${site} arrived; late updates are refused`);
+    const taskId = this.taskIds.get(site);
+    if (!taskId) throw new RoundMismatchError(`site ${site} was not selected for round ${n}; its update is refused`);
+    if (header.taskId !== taskId) throw new RoundMismatchError(`update from ${site} answers task ${header.taskId}, not the site's task for round ${n}`);
+    if (header.baseVersion !== this.options.base.version) {
+      throw new RoundMismatchError(`update from ${site} was trained from model version ${header.baseVersion}; round ${n} is based on version ${this.options.base.version}`);
+    }
+    if (this.hasReported(site)) throw new RoundMismatchError(`round ${n} already has the update from ${site}; a second one is refused`);
+    if (this.uploading.has(site)) throw new RoundMismatchError(`an upload from ${site} for round ${n} is already in progress`);
+    this.uploading.add(site);
+    return {
+      expected: this.options.base.tensors,
+      maxNorm: this.options.maxNorm,
+      accept: (update) => this.fold(update),
+      release: () => {
+        this.uploading.delete(site);
+      },
+    };
+  }
+
+  private async fold(update: VerifiedUpdate): Promise<void> {
+    const { header, trailer } = update;
+    if (!this.accepting) {
+      this.uploading.delete(header.site);
+      throw new RoundMismatchError(`round ${this.number} closed while the update from ${header.site} was arriving; late updates are refused`);
+    }
+    const work = this.options.aggregate.accept({ site: header.site, weight: header.numExamples, segments: update.segments() });
+    this.inFlight.add(work);
+    try {
+      await work;
+    } catch (err) {
+      // A fold that failed half way leaves the sum unusable: the round must not produce a model.
+      this.poisoned = err instanceof Error ? err : new Error(String(err));
+      throw err;
+    } finally {
+      this.inFlight.delete(work);
+      this.uploading.delete(header.site);
+    }
+    this.record.reports.push({
+      site: header.site,
+      examples: header.numExamples,
+      epochs: trailer.epochs,
+      trainLoss: trailer.trainLoss,
+      seconds: trailer.seconds,
+      bytes: update.bytes,
+      metrics: { ...trailer.metrics },
+    });
+    this.record.examples += header.numExamples;
+    this.record.bytesUp += update.bytes;
+    this.changeListener?.();
+  }
+
+  /** Stops admitting uploads and waits for those already being folded in. */
+  async stopAccepting(): Promise<void> {
+    this.accepting = false;
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+}

@@ -1,0 +1,91 @@
+import * as grpc from '@grpc/grpc-js';
+import {
+  toServiceError,
+  type RoundEvent,
+  type StartRoundsReply,
+  type StartRoundsRequest,
+  type StatusReply,
+  type StatusRequest,
+  type WatchRequest,
+} from '../../shared/wire/index.js';
+import type { RunController, RoundEvents, SiteSessions } from '../rounds/index.js';
+import type { ModelStore, RoundJournal, SiteRegistry } from '../store/index.js';
+
+export interface AdminServiceDeps {
+  federation: string;
+  store: ModelStore;
+  journal: RoundJournal;
+  registry: SiteRegistry;
+  sessions: SiteSessions;
+  controller: RunController;
+  events: RoundEvents;
+  evaluatorBackend: string;
+}
+
+/** What the CLI and the demo talk to: status, starting rounds, following them. */
+export function adminService(deps: AdminServiceDeps): grpc.UntypedServiceImplementation {
+  const { store, journal, registry, sessions, controller, events } = deps;
+
+  async function status(_call: grpc.ServerUnaryCall<StatusRequest, StatusReply>, callback: grpc.sendUnaryData<StatusReply>): Promise<void> {
+    try {
+      const manifest = store.latest > 0 ? await store.manifest(store.latest) : null;
+      const rounds = journal.all();
+      const open = controller.openRound;
+      if (open) {
+        const i = rounds.findIndex((r) => r.round === open.number);
+        if (i >= 0) rounds[i] = open.record;
+      }
+      callback(null, {
+        federation: deps.federation,
+        modelVersion: store.latest,
+        sites: registry.list().map((site) => {
+          const live = sessions.get(site.name);
+          return {
+            name: site.name,
+            connected: Boolean(live),
+            lastSeenUnixMs: sessions.lastSeen(site.name),
+            backend: live?.backend ?? '',
+            trainExamples: live?.trainExamples ?? 0,
+            state: live ? live.state : 'offline',
+          };
+        }),
+        rounds,
+        running: controller.isRunning,
+        roundsRemaining: controller.roundsRemaining,
+        backend: deps.evaluatorBackend,
+        parameters: manifest ? manifest.totalBytes / 4 : 0,
+        modelBytes: manifest?.totalBytes ?? 0,
+      });
+    } catch (err) {
+      callback(toServiceError(err), null);
+    }
+  }
+
+  function startRounds(call: grpc.ServerUnaryCall<StartRoundsRequest, StartRoundsReply>, callback: grpc.sendUnaryData<StartRoundsReply>): void {
+    try {
+      callback(null, controller.start(call.request));
+    } catch (err) {
+      callback(toServiceError(err), null);
+    }
+  }
+
+  function watchRounds(call: grpc.ServerWritableStream<WatchRequest, RoundEvent>): void {
+    const fromRound = call.request.fromRound;
+    let finished = false;
+    // History is replayed inside subscribe(), before it returns: remember the end and act after.
+    const unsubscribe = events.subscribe(fromRound, (event) => {
+      if (finished || call.writableEnded || call.cancelled) return;
+      call.write(event);
+      if (event.kind === 'run-finished' && event.round >= fromRound) {
+        finished = true;
+        call.end();
+      }
+    });
+    if (finished) unsubscribe();
+    call.on('finish', unsubscribe);
+    call.on('cancelled', unsubscribe);
+    call.on('close', unsubscribe);
+  }
+
+  return { status, startRounds, watchRounds } as grpc.UntypedServiceImplementation;
+}

@@ -1,0 +1,112 @@
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { CHANNEL_OPTIONS, medleyPackage } from '../../shared/wire/index.js';
+import { FedAvg } from '../aggregation/index.js';
+import { UpdateReceiver, clearSpool } from '../ingest/index.js';
+import { RoundEvents, RunController, SiteSessions, type ModelEvaluator } from '../rounds/index.js';
+import { ModelStore, RoundJournal, SiteRegistry, readFederationConfig } from '../store/index.js';
+import { adminService } from './admin-service.js';
+import { federationService } from './federation-service.js';
+
+export interface CoordinatorOptions {
+  stateDir: string;
+  log?: (message: string) => void;
+  evaluator?: ModelEvaluator;
+  /** Largest L2 norm of an update the coordinator accepts (null: no bound). */
+  maxUpdateNorm?: number | null;
+  dropGraceMs?: number;
+}
+
+/** A running coordinator: state on disk, the round controller, and the gRPC server. */
+export class Coordinator {
+  private server: grpc.Server | null = null;
+
+  private constructor(
+    readonly federation: string,
+    readonly store: ModelStore,
+    readonly journal: RoundJournal,
+    readonly registry: SiteRegistry,
+    readonly sessions: SiteSessions,
+    readonly controller: RunController,
+    readonly events: RoundEvents,
+    private readonly services: { federation: grpc.UntypedServiceImplementation; admin: grpc.UntypedServiceImplementation },
+    private readonly log: (message: string) => void,
+  ) {}
+
+  static async open(options: CoordinatorOptions): Promise<Coordinator> {
+    const log = options.log ?? ((m: string) => process.stderr.write(`[coordinator] ${m}\n`));
+    const config = await readFederationConfig(options.stateDir);
+    const store = await ModelStore.open(options.stateDir);
+    if (store.latest === 0) throw new Error(`${options.stateDir} holds no model; run \`medley coordinator init\` again`);
+    await store.verify(store.latest);
+    const journal = await RoundJournal.open(options.stateDir);
+    for (const warning of journal.warnings) log(warning);
+    const registry = await SiteRegistry.open(options.stateDir);
+    const sessions = new SiteSessions();
+    const events = new RoundEvents();
+    const controller = new RunController({
+      federation: config.federation,
+      store,
+      journal,
+      sessions,
+      strategy: new FedAvg(),
+      events,
+      evaluator: options.evaluator,
+      log,
+      dropGraceMs: options.dropGraceMs,
+      maxUpdateNorm: options.maxUpdateNorm ?? null,
+    });
+    await controller.recover();
+    const spoolDir = join(options.stateDir, 'spool');
+    await clearSpool(spoolDir);
+    const receiver = new UpdateReceiver(controller, spoolDir);
+    const common = { federation: config.federation, store, registry, sessions, controller, events };
+    return new Coordinator(
+      config.federation,
+      store,
+      journal,
+      registry,
+      sessions,
+      controller,
+      events,
+      {
+        federation: federationService({ ...common, receiver, log }),
+        admin: adminService({ ...common, journal, evaluatorBackend: options.evaluator?.backend ?? '' }),
+      },
+      log,
+    );
+  }
+
+  /** Binds and serves; returns the address actually bound (useful with port 0). */
+  async listen(address: string, credentials = grpc.ServerCredentials.createInsecure()): Promise<string> {
+    const pkg = medleyPackage();
+    const server = new grpc.Server(CHANNEL_OPTIONS);
+    server.addService(pkg.Federation.service, this.services.federation);
+    server.addService(pkg.Admin.service, this.services.admin);
+    const port = await new Promise<number>((resolve, reject) => {
+      server.bindAsync(address, credentials, (err, bound) => (err ? reject(err) : resolve(bound)));
+    });
+    this.server = server;
+    const host = address.slice(0, address.lastIndexOf(':'));
+    const bound = `${host}:${port}`;
+    this.log(`federation ${this.federation} listening on ${bound}; model version ${this.store.latest}`);
+    return bound;
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    this.server = null;
+    if (!server) return;
+    for (const session of this.sessions.connected()) session.close('coordinator shutting down');
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        server.forceShutdown();
+        resolve();
+      }, 2000);
+      server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}

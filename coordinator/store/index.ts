@@ -1,0 +1,7 @@
+export { ModelStore, type NewVersion } from './model-store.js';
+export { type ModelManifest, parameterCount } from './model-manifest.js';
+export { RoundJournal, type JournalEntry, type JournalEvent } from './round-journal.js';
+export { SiteRegistry, checkSiteName, type RegisteredSite } from './site-registry.js';
+export { readFederationConfig, writeFederationConfig, federationConfigPath, type FederationConfig } from './federation-config.js';
+export { writeFileAtomic, syncDir } from './atomic-file.js';
+export { readFloat32Segments, type FloatSegment } from './float-segments.js';

@@ -1,0 +1,143 @@
+import * as grpc from '@grpc/grpc-js';
+import {
+  CHANNEL_OPTIONS,
+  CHUNK_BYTES,
+  InvalidUpdateError,
+  TENSOR_FORMAT_VERSION,
+  TransferDigest,
+  TruncatedStreamError,
+  chunksOf,
+  medleyPackage,
+  writeMessage,
+  type AgentMessage,
+  type CoordinatorMessage,
+  type ModelChunk,
+  type ModelHeader,
+  type UpdateHeader,
+  type UpdateTrailer,
+  type UploadReceipt,
+} from '../../shared/wire/index.js';
+
+/** A global model as the agent holds it: layout plus all weight bytes. */
+export interface DownloadedModel {
+  version: number;
+  topology: Record<string, unknown>;
+  spec: Record<string, unknown>;
+  header: ModelHeader;
+  weights: Float32Array;
+}
+
+type ServiceClient = grpc.Client & Record<string, (...args: unknown[]) => unknown>;
+
+/** The agent's side of the wire. Every call is outbound: the coordinator never dials a site. */
+export class CoordinatorClient {
+  private readonly client: ServiceClient;
+
+  constructor(readonly address: string, credentials = grpc.credentials.createInsecure()) {
+    const Federation = medleyPackage().Federation;
+    this.client = new Federation(address, credentials, CHANNEL_OPTIONS) as unknown as ServiceClient;
+  }
+
+  openSession(): grpc.ClientDuplexStream<AgentMessage, CoordinatorMessage> {
+    return (this.client.session as () => grpc.ClientDuplexStream<AgentMessage, CoordinatorMessage>).call(this.client);
+  }
+
+  /**
+   * Downloads a model version. `resume` carries the bytes of an earlier, interrupted attempt at the
+   * same version: the download continues from where it stopped instead of starting over.
+   */
+  async downloadModel(
+    request: { federation: string; version: number; site: string; sessionId: string },
+    onBytes: (received: number, total: number) => void,
+    resume?: { version: number; weights: Uint8Array; received: number },
+  ): Promise<DownloadedModel> {
+    const offset = resume && resume.version === request.version ? resume.received : 0;
+    const call = (this.client.downloadModel as (req: unknown) => grpc.ClientReadableStream<ModelChunk>).call(this.client, { ...request, offset });
+    let header: ModelHeader | null = null;
+    let bytes: Uint8Array | null = offset > 0 ? resume!.weights : null;
+    let received = offset;
+    let trailerSeen = false;
+    const progress = { version: request.version, weights: bytes ?? new Uint8Array(0), received };
+    try {
+      for await (const chunk of call as AsyncIterable<ModelChunk>) {
+        if (chunk.body === 'header' && 'header' in chunk) {
+          header = chunk.header;
+          if (header.formatVersion !== TENSOR_FORMAT_VERSION) {
+            throw new InvalidUpdateError(`coordinator sends tensor format ${header.formatVersion}; this agent reads ${TENSOR_FORMAT_VERSION}. Upgrade the agent`);
+          }
+          if (!bytes || bytes.byteLength !== header.totalBytes) {
+            bytes = new Uint8Array(header.totalBytes);
+            received = 0;
+          }
+          progress.version = header.version;
+          progress.weights = bytes;
+        } else if (chunk.body === 'data' && 'data' in chunk) {
+          if (!header || !bytes) throw new InvalidUpdateError('model stream sent data before its header');
+          if (received + chunk.data.length > bytes.byteLength) throw new InvalidUpdateError('model stream sent more bytes than its header announced');
+          bytes.set(chunk.data, received);
+          received += chunk.data.length;
+          progress.received = received;
+          onBytes(received, header.totalBytes);
+        } else if (chunk.body === 'trailer') {
+          trailerSeen = true;
+        }
+      }
+    } catch (err) {
+      throw Object.assign(err as Error, { resume: progress });
+    }
+    if (!header || !bytes) throw new TruncatedStreamError('model stream ended before its header');
+    if (!trailerSeen || received !== header.totalBytes) {
+      throw Object.assign(new TruncatedStreamError(`model stream ended after ${received} of ${header.totalBytes} bytes`), { resume: progress });
+    }
+    const digest = new TransferDigest();
+    digest.update(bytes);
+    if (digest.hex() !== header.sha256) {
+      throw new InvalidUpdateError(`model version ${header.version} arrived with sha256 ${digest.hex()}, expected ${header.sha256}; it will be downloaded again`);
+    }
+    return {
+      version: header.version,
+      topology: JSON.parse(header.topologyJson) as Record<string, unknown>,
+      spec: JSON.parse(header.specJson) as Record<string, unknown>,
+      header,
+      weights: new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4),
+    };
+  }
+
+  /** Streams one update: header, chunks (with backpressure), trailer with the checksum. */
+  async uploadUpdate(
+    header: Omit<UpdateHeader, 'totalBytes' | 'formatVersion'>,
+    delta: Float32Array,
+    trailer: Omit<UpdateTrailer, 'sha256'>,
+    onBytes: (sent: number, total: number) => void,
+  ): Promise<UploadReceipt> {
+    const bytes = new Uint8Array(delta.buffer, delta.byteOffset, delta.byteLength);
+    let settle!: { resolve: (r: UploadReceipt) => void; reject: (e: Error) => void };
+    const done = new Promise<UploadReceipt>((resolve, reject) => (settle = { resolve, reject }));
+    const call = (this.client.uploadUpdate as (cb: grpc.requestCallback<UploadReceipt>) => grpc.ClientWritableStream<unknown>).call(
+      this.client,
+      (err: grpc.ServiceError | null, receipt?: UploadReceipt) => (err ? settle.reject(err) : settle.resolve(receipt!)),
+    );
+    const digest = new TransferDigest();
+    try {
+      await writeMessage(call, { header: { ...header, totalBytes: bytes.byteLength, formatVersion: TENSOR_FORMAT_VERSION } });
+      let sent = 0;
+      for (const chunk of chunksOf(bytes, CHUNK_BYTES)) {
+        digest.update(chunk);
+        await writeMessage(call, { data: chunk });
+        sent += chunk.length;
+        onBytes(sent, bytes.byteLength);
+      }
+      await writeMessage(call, { trailer: { ...trailer, sha256: digest.hex() } });
+      call.end();
+    } catch (err) {
+      // The server may already have refused (its status arrives through the callback): prefer it.
+      call.cancel();
+      return Promise.race([done, new Promise<never>((_, reject) => setTimeout(() => reject(err), 1000))]);
+    }
+    return done;
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}

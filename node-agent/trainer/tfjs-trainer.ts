@@ -1,0 +1,59 @@
+import type { SiteData } from '../../shared/data/types.js';
+import { classificationMetrics } from '../../shared/metrics/index.js';
+import { modelFromTopologyJson, readFlatWeights, writeFlatWeights, type BackendReport } from '../../shared/model/index.js';
+import { predictProbabilities } from '../../shared/model/predict.js';
+import type { Task } from '../../shared/wire/index.js';
+import type { DownloadedModel } from '../connection/coordinator-client.js';
+import { trainClassifier } from './local-trainer.js';
+import type { Trainer, TrainingOutcome, TrainingProgress } from './trainer.js';
+
+/** Real local training with TensorFlow.js on the site's own images. */
+export class TfjsTrainer implements Trainer {
+  readonly backend: string;
+
+  constructor(private readonly data: SiteData, backend: BackendReport) {
+    this.backend = backend.name;
+  }
+
+  get trainExamples(): number {
+    return this.data.train.count;
+  }
+
+  get valExamples(): number {
+    return this.data.val.count;
+  }
+
+  async train(model: DownloadedModel, task: Task, onProgress: (p: TrainingProgress) => void, signal: AbortSignal): Promise<TrainingOutcome> {
+    const started = performance.now();
+    const net = await modelFromTopologyJson(model.topology);
+    try {
+      writeFlatWeights(net, model.header.tensors, model.weights);
+      const result = await trainClassifier(net, this.data.train, {
+        epochs: task.epochs,
+        batchSize: task.batchSize,
+        learningRate: task.learningRate,
+        seed: task.seed,
+        signal,
+        onProgress: (p) => {
+          if (p.batch === p.batches || p.batch % 10 === 0) onProgress({ phase: 'training', epoch: p.batch === p.batches ? p.epoch : p.epoch - 1, epochs: p.epochs, loss: p.loss });
+        },
+      });
+      onProgress({ phase: 'evaluating', epoch: task.epochs, epochs: task.epochs, loss: result.loss });
+      const probs = await predictProbabilities(net, this.data.val);
+      const metrics = classificationMetrics(probs, this.data.val.labels, this.data.val.classes);
+      const after = readFlatWeights(net);
+      const delta = new Float32Array(after.length);
+      for (let i = 0; i < after.length; i++) delta[i] = after[i]! - model.weights[i]!;
+      return {
+        delta,
+        numExamples: this.data.train.count,
+        metrics: { ...metrics },
+        trainLoss: result.loss,
+        epochs: task.epochs,
+        seconds: (performance.now() - started) / 1000,
+      };
+    } finally {
+      net.dispose();
+    }
+  }
+}

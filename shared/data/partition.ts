@@ -1,0 +1,134 @@
+/**
+ * Splits one dataset across simulated sites. Every process that derives a split from the same
+ * labels, options and seed gets the same result, so agents can each load "their" shard of a
+ * shared file without talking to each other.
+ */
+import { hashSeed, permutation, Random } from './random.js';
+import type { ImageSet } from './types.js';
+
+export type PartitionScheme = 'iid' | 'label-skew';
+
+export interface PartitionOptions {
+  sites: number;
+  scheme: PartitionScheme;
+  seed: number;
+  /**
+   * Dirichlet concentration for label-skew (default 0.5). Smaller = more skewed
+   * (0.1: most sites see mostly one class; 100: nearly IID).
+   */
+  alpha?: number;
+}
+
+/**
+ * Disjoint index sets, one per site, covering every example; each set is sorted ascending.
+ * IID: a shuffled split into near-equal parts. Label-skew: for each class, the class's examples
+ * are divided among sites by proportions drawn from Dirichlet(alpha), redrawn a bounded number
+ * of times until every site has a minimum number of examples (then topped up from the largest
+ * sites), so no site is ever empty.
+ */
+export function partitionIndices(labels: Int32Array, classes: number, opts: PartitionOptions): Int32Array[] {
+  const { sites, scheme, seed } = opts;
+  const n = labels.length;
+  if (!Number.isInteger(sites) || sites < 1) throw new Error(`partition: sites must be an integer >= 1, got ${sites}`);
+  if (n < sites) throw new Error(`partition: cannot split ${n} examples across ${sites} sites; use fewer sites or more data`);
+  const rng = new Random(hashSeed(seed, 0x9a47, sites));
+  let parts: number[][];
+  if (scheme === 'iid') {
+    parts = iid(n, sites, rng);
+  } else if (scheme === 'label-skew') {
+    const alpha = opts.alpha ?? 0.5;
+    if (!(alpha > 0)) throw new Error(`partition: alpha must be > 0, got ${alpha}`);
+    parts = labelSkew(labels, classes, sites, alpha, rng);
+  } else {
+    throw new Error(`partition: unknown scheme '${String(scheme)}'; use 'iid' or 'label-skew'`);
+  }
+  return parts.map((p) => Int32Array.from(p).sort());
+}
+
+function iid(n: number, sites: number, rng: Random): number[][] {
+  const perm = permutation(n, rng);
+  const parts: number[][] = [];
+  for (let s = 0; s < sites; s++) {
+    const start = Math.floor((s * n) / sites);
+    const end = Math.floor(((s + 1) * n) / sites);
+    parts.push(Array.from(perm.subarray(start, end)));
+  }
+  return parts;
+}
+
+function labelSkew(labels: Int32Array, classes: number, sites: number, alpha: number, rng: Random): number[][] {
+  const n = labels.length;
+  const byClass: number[][] = Array.from({ length: classes }, () => []);
+  for (let i = 0; i < n; i++) {
+    const y = labels[i];
+    if (y < 0 || y >= classes) throw new Error(`partition: label ${y} at index ${i} is outside 0..${classes - 1}`);
+    byClass[y].push(i);
+  }
+  for (const members of byClass) rng.shuffle(members);
+  // A site with a handful of examples cannot train or validate meaningfully.
+  const minSize = Math.max(1, Math.min(10, Math.floor(n / (2 * sites))));
+  let parts: number[][] = [];
+  for (let attempt = 0; attempt < 100; attempt++) {
+    parts = Array.from({ length: sites }, () => []);
+    for (const members of byClass) {
+      const p = rng.dirichlet(sites, alpha);
+      let cumulative = 0;
+      let start = 0;
+      for (let s = 0; s < sites; s++) {
+        cumulative += p[s];
+        const end = s === sites - 1 ? members.length : Math.min(members.length, Math.round(cumulative * members.length));
+        for (let i = start; i < end; i++) parts[s].push(members[i]);
+        start = Math.max(start, end);
+      }
+    }
+    if (parts.every((p) => p.length >= minSize)) return parts;
+  }
+  // Very small alpha with many sites can keep failing; move random examples from the largest
+  // sites so that the guarantee holds regardless.
+  for (const part of parts) rng.shuffle(part);
+  for (const part of parts) {
+    while (part.length < minSize) {
+      const largest = parts.reduce((a, b) => (b.length > a.length ? b : a));
+      part.push(largest.pop() as number);
+    }
+  }
+  return parts;
+}
+
+/** The examples at `indices` (in that order) as a new ImageSet with its own buffers. */
+export function subset(set: ImageSet, indices: ArrayLike<number>): ImageSet {
+  const stride = set.height * set.width * set.channels;
+  const images = new Float32Array(indices.length * stride);
+  const labels = new Int32Array(indices.length);
+  for (let j = 0; j < indices.length; j++) {
+    const i = indices[j];
+    if (!Number.isInteger(i) || i < 0 || i >= set.count) throw new Error(`subset: index ${i} is outside 0..${set.count - 1}`);
+    images.set(set.images.subarray(i * stride, (i + 1) * stride), j * stride);
+    labels[j] = set.labels[i];
+  }
+  return { images, labels, count: indices.length, height: set.height, width: set.width, channels: set.channels, classes: set.classes };
+}
+
+/** Concatenates sets of the same image shape (e.g. a held-out mixture over sites). */
+export function concatSets(sets: readonly ImageSet[]): ImageSet {
+  if (sets.length === 0) throw new Error('concatSets: nothing to concatenate');
+  const [first] = sets;
+  for (const s of sets) {
+    if (s.height !== first.height || s.width !== first.width || s.channels !== first.channels) {
+      throw new Error(`concatSets: image shapes differ (${first.height}x${first.width}x${first.channels} vs ${s.height}x${s.width}x${s.channels})`);
+    }
+  }
+  const count = sets.reduce((a, s) => a + s.count, 0);
+  const images = new Float32Array(sets.reduce((a, s) => a + s.images.length, 0));
+  const labels = new Int32Array(count);
+  let offImg = 0;
+  let offLab = 0;
+  for (const s of sets) {
+    images.set(s.images, offImg);
+    labels.set(s.labels, offLab);
+    offImg += s.images.length;
+    offLab += s.count;
+  }
+  const classes = Math.max(...sets.map((s) => s.classes));
+  return { images, labels, count, height: first.height, width: first.width, channels: first.channels, classes };
+}

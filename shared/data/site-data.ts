@@ -1,0 +1,163 @@
+/**
+ * What a node agent (its own site's data) or the coordinator (held-out data no site trains on)
+ * loads, from either the synthetic generator or a MedMNIST-style .npz file.
+ */
+import { statSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
+import { loadMedmnistSplits, type MedmnistSplit } from './medmnist.js';
+import { concatSets, partitionIndices, subset, type PartitionScheme } from './partition.js';
+import { hashSeed } from './random.js';
+import { makeSyntheticSet } from './synthetic.js';
+import type { ImageSet, SiteData } from './types.js';
+
+export interface DataSpec {
+  /** 'synthetic', or the path of a MedMNIST-style .npz file. */
+  source: 'synthetic' | string;
+  /** This site's shard: 0-based index of count (use parseShard for the human "i/n" form). */
+  shard: { index: number; count: number };
+  partition: PartitionScheme;
+  seed: number;
+  /** Synthetic only: training images per site (default 400). */
+  syntheticCount?: number;
+  /** Image side in pixels. Synthetic: any (default 28). .npz: must match the file if given. */
+  size?: number;
+}
+
+export interface HeldOutSpec extends Omit<DataSpec, 'shard' | 'partition'> {
+  /** Synthetic only: number of held-out images (default 500). .npz uses the whole test split. */
+  count?: number;
+  /** Synthetic only: the held-out mixture spans site shifts 0..sites-1 (default 4). */
+  sites?: number;
+}
+
+export const DEFAULT_SYNTHETIC_COUNT = 400;
+export const DEFAULT_HELD_OUT_COUNT = 500;
+export const DEFAULT_HELD_OUT_SITES = 4;
+
+/** Separate seed streams: training, validation and held-out data never share images. */
+const STREAM = { train: 1, val: 2, heldOut: 3, valPartition: 4 } as const;
+
+export function loadSiteData(spec: DataSpec): SiteData {
+  checkShard(spec.shard);
+  return spec.source === 'synthetic' ? syntheticSite(spec) : npzSite(spec);
+}
+
+export function loadHeldOut(spec: HeldOutSpec): ImageSet {
+  if (spec.source === 'synthetic') {
+    const total = spec.count ?? DEFAULT_HELD_OUT_COUNT;
+    const sites = spec.sites ?? DEFAULT_HELD_OUT_SITES;
+    if (!Number.isInteger(total) || total < 1) throw new Error(`held-out count must be an integer >= 1, got ${total}`);
+    if (!Number.isInteger(sites) || sites < 1) throw new Error(`held-out sites must be an integer >= 1, got ${sites}`);
+    // Balanced classes: the global metric should not depend on which sites' case mix dominates.
+    const parts = Array.from({ length: sites }, (_, s) =>
+      makeSyntheticSet({
+        count: Math.floor(((s + 1) * total) / sites) - Math.floor((s * total) / sites),
+        seed: hashSeed(spec.seed, STREAM.heldOut),
+        site: s,
+        size: spec.size,
+        prevalence: 0.5,
+      }),
+    );
+    return concatSets(parts);
+  }
+  const { test } = loadNpz(spec.source, ['test']);
+  checkSize(test, spec.size, spec.source);
+  return test;
+}
+
+function syntheticSite(spec: DataSpec): SiteData {
+  const { index, count } = spec.shard;
+  const trainCount = spec.syntheticCount ?? DEFAULT_SYNTHETIC_COUNT;
+  if (!Number.isInteger(trainCount) || trainCount < 1) throw new Error(`syntheticCount must be an integer >= 1, got ${trainCount}`);
+  // Sites always differ in acquisition (that is what a hospital is); 'label-skew' additionally
+  // gives each site its own case mix, 'iid' keeps classes balanced everywhere.
+  const prevalence = spec.partition === 'iid' ? 0.5 : undefined;
+  const common = { site: index, size: spec.size, prevalence };
+  const train = makeSyntheticSet({ ...common, count: trainCount, seed: hashSeed(spec.seed, STREAM.train) });
+  const val = makeSyntheticSet({ ...common, count: Math.max(50, Math.round(trainCount / 4)), seed: hashSeed(spec.seed, STREAM.val) });
+  return {
+    train,
+    val,
+    source: `synthetic site ${index + 1}/${count} (${spec.partition}, seed ${spec.seed}): ${train.count} train / ${val.count} val`,
+  };
+}
+
+function npzSite(spec: DataSpec): SiteData {
+  const { index, count } = spec.shard;
+  const { train, val, name } = loadNpz(spec.source, ['train', 'val']);
+  checkSize(train, spec.size, spec.source);
+  const trainParts = partitionIndices(train.labels, train.classes, { sites: count, scheme: spec.partition, seed: spec.seed });
+  // Local validation is an IID slice of the file's val split, so sites are judged on comparable data.
+  const valParts = partitionIndices(val.labels, val.classes, { sites: count, scheme: 'iid', seed: hashSeed(spec.seed, STREAM.valPartition) });
+  const siteTrain = subset(train, trainParts[index]);
+  const siteVal = subset(val, valParts[index]);
+  return {
+    train: siteTrain,
+    val: siteVal,
+    source: `${name} (${basename(spec.source)}) shard ${index + 1}/${count} (${spec.partition}, seed ${spec.seed}): ${siteTrain.count} train / ${siteVal.count} val`,
+  };
+}
+
+/**
+ * A simulation runs several sites in one process; decoding the same archive for each of them
+ * would dominate start-up, so the last file's splits are kept (keyed by path, size and mtime).
+ */
+let cached: { key: string; splits: Partial<Record<MedmnistSplit, ImageSet>>; name: string } | null = null;
+
+function loadNpz<S extends MedmnistSplit>(path: string, wanted: S[]): Record<S, ImageSet> & { name: string } {
+  let key: string;
+  try {
+    const st = statSync(path);
+    key = `${resolve(path)}:${st.size}:${st.mtimeMs}`;
+  } catch (err) {
+    throw new Error(`data source ${path} cannot be read (${(err as Error).message}); pass 'synthetic' or the path of a MedMNIST .npz file`);
+  }
+  if (cached?.key !== key) cached = { key, splits: {}, name: '' };
+  const entry = cached;
+  const missing = wanted.filter((s) => entry.splits[s] === undefined);
+  if (missing.length > 0) {
+    const loaded = loadMedmnistSplits(path, missing);
+    for (const s of missing) entry.splits[s] = loaded[s];
+    entry.name = loaded.name;
+  }
+  const out = { name: entry.name } as Record<S, ImageSet> & { name: string };
+  for (const s of wanted) out[s] = entry.splits[s] as ImageSet;
+  return out;
+}
+
+function checkSize(set: ImageSet, size: number | undefined, path: string): void {
+  if (size !== undefined && (set.height !== size || set.width !== size)) {
+    throw new Error(`${path} holds ${set.height}x${set.width} images but size ${size} was requested; drop the size option or use the matching file`);
+  }
+}
+
+function checkShard(shard: { index: number; count: number }): void {
+  const { index, count } = shard;
+  if (!Number.isInteger(count) || count < 1 || !Number.isInteger(index) || index < 0 || index >= count) {
+    throw new Error(`invalid shard index ${index} of ${count}: need 0 <= index < count`);
+  }
+}
+
+/**
+ * Parses the human form "i/n" (1-based: "1/3", "2/3", "3/3") into a 0-based shard index.
+ * 1-based because people number hospitals from one; everything internal is 0-based.
+ */
+export function parseShard(text: string): { index: number; count: number } {
+  const m = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(text);
+  if (!m) throw new Error(`shard '${text}' is not of the form i/n (for example 2/3 = the second of three sites)`);
+  const i = Number(m[1]);
+  const n = Number(m[2]);
+  if (n < 1) throw new Error(`shard '${text}': the number of sites must be at least 1`);
+  if (i < 1 || i > n) throw new Error(`shard '${text}': site number must be between 1 and ${n} (shards are numbered from 1)`);
+  return { index: i - 1, count: n };
+}
+
+/** Formats a 0-based shard back into the 1-based "i/n" form parseShard accepts. */
+export function formatShard(shard: { index: number; count: number }): string {
+  return `${shard.index + 1}/${shard.count}`;
+}
+
+export function parsePartition(text: string): PartitionScheme {
+  if (text === 'iid' || text === 'label-skew') return text;
+  throw new Error(`partition '${text}' is not known; use 'iid' or 'label-skew'`);
+}

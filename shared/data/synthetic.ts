@@ -1,0 +1,210 @@
+/**
+ * Synthetic chest-film-like images for demos, tests and benchmarks, so the whole system can run
+ * without any real patient data. Class 1 carries a soft "opacity" (Gaussian blob) inside the
+ * lung fields; class 0 does not. Both classes get anatomy, texture, noise and decoy structures
+ * (vessels, calcified dots) so that no single global statistic solves the task, while a small
+ * CNN learns it within a few epochs.
+ *
+ * Each site gets its own acquisition shift (scanner brightness, contrast curve, noise, case mix)
+ * derived from its index, which makes the federation non-IID the way real hospitals are.
+ */
+import { hashSeed, Random } from './random.js';
+import type { ImageSet } from './types.js';
+
+export interface SyntheticOptions {
+  count: number;
+  seed: number;
+  /** Site index; selects the site's acquisition shift. undefined = no shift (a "reference" scanner). */
+  site?: number;
+  /** Image side in pixels (square, one channel). Default 28, like MedMNIST. */
+  size?: number;
+  /**
+   * Fraction of class 1. Default 0.5 without a site; with a site, the site's own case mix
+   * (0.35–0.65), because prevalence differs between hospitals.
+   */
+  prevalence?: number;
+  /** > 1 makes lesions fainter and decoys stronger; < 1 the opposite. Default 1. */
+  difficulty?: number;
+}
+
+/** How one site's scanner and population differ from the reference. */
+export interface SiteShift {
+  /** Added to every pixel after the contrast curve. */
+  offset: number;
+  /** Contrast curve exponent applied to [0,1] intensities (v ** gamma). */
+  gamma: number;
+  /** Linear contrast around mid-grey. */
+  scale: number;
+  /** Standard deviation of per-pixel sensor noise. */
+  noise: number;
+  /** The site's fraction of class 1 when the caller does not fix one. */
+  prevalence: number;
+}
+
+const REFERENCE: SiteShift = { offset: 0, gamma: 1, scale: 1, noise: 0.03, prevalence: 0.5 };
+
+export function siteShift(site: number | undefined): SiteShift {
+  if (site === undefined) return REFERENCE;
+  if (!Number.isInteger(site) || site < 0) throw new Error(`site index must be an integer >= 0, got ${site}`);
+  const rng = new Random(hashSeed(0x5173, site));
+  return {
+    offset: rng.uniform(-0.1, 0.1),
+    gamma: Math.exp(rng.uniform(-0.35, 0.35)),
+    scale: rng.uniform(0.8, 1.2),
+    noise: rng.uniform(0.02, 0.05),
+    prevalence: rng.uniform(0.35, 0.65),
+  };
+}
+
+export function makeSyntheticSet(opts: SyntheticOptions): ImageSet {
+  const size = opts.size ?? 28;
+  const difficulty = opts.difficulty ?? 1;
+  if (!Number.isInteger(opts.count) || opts.count < 0) throw new Error(`count must be an integer >= 0, got ${opts.count}`);
+  if (!Number.isInteger(size) || size < 4) throw new Error(`size must be an integer >= 4, got ${size}`);
+  if (!(difficulty > 0)) throw new Error(`difficulty must be > 0, got ${difficulty}`);
+  const shift = siteShift(opts.site);
+  const prevalence = opts.prevalence ?? shift.prevalence;
+  if (!(prevalence >= 0 && prevalence <= 1)) throw new Error(`prevalence must be in [0, 1], got ${prevalence}`);
+
+  const rng = new Random(hashSeed(opts.seed, opts.site === undefined ? 0xffff : opts.site + 1));
+  // An exact class count (not per-image coin flips) keeps small sets balanced as asked.
+  const labels = new Int32Array(opts.count);
+  const positives = Math.round(opts.count * prevalence);
+  for (let i = 0; i < positives; i++) labels[i] = 1;
+  rng.shuffle(labels);
+
+  const pixels = size * size;
+  const images = new Float32Array(opts.count * pixels);
+  const canvas = new Float32Array(pixels);
+  for (let n = 0; n < opts.count; n++) {
+    drawImage(canvas, size, labels[n] === 1, difficulty, shift, rng);
+    images.set(canvas, n * pixels);
+  }
+  return { images, labels, count: opts.count, height: size, width: size, channels: 1, classes: 2 };
+}
+
+interface Lung {
+  cx: number;
+  cy: number;
+  rx: number;
+  ry: number;
+}
+
+/** Renders one image into `out` (values in [0,1]). Coordinates are in units of the image side. */
+function drawImage(out: Float32Array, size: number, positive: boolean, difficulty: number, shift: SiteShift, rng: Random): void {
+  // Patient habitus and positioning vary per image.
+  const bx = 0.5 + rng.uniform(-0.04, 0.04);
+  const by = 0.52 + rng.uniform(-0.03, 0.03);
+  const brx = rng.uniform(0.36, 0.44);
+  const bry = rng.uniform(0.4, 0.47);
+  const bodyLevel = rng.uniform(0.5, 0.62);
+  const lungDepth = rng.uniform(0.08, 0.14);
+  const lungs: Lung[] = [-1, 1].map((side) => ({
+    cx: bx + side * rng.uniform(0.14, 0.18),
+    cy: by - 0.02 + rng.uniform(-0.02, 0.02),
+    rx: rng.uniform(0.1, 0.13),
+    ry: rng.uniform(0.22, 0.28),
+  }));
+
+  // Low-frequency texture: a few random plane waves of 1–3 cycles per image.
+  const waves = Array.from({ length: 4 }, () => ({
+    kx: rng.uniform(-3, 3) * 2 * Math.PI,
+    ky: rng.uniform(-3, 3) * 2 * Math.PI,
+    phase: rng.uniform(0, 2 * Math.PI),
+    amp: rng.uniform(0.005, 0.02),
+  }));
+  const ribFreq = rng.uniform(5, 7) * 2 * Math.PI;
+  const ribPhase = rng.uniform(0, 2 * Math.PI);
+  const ribAmp = rng.uniform(0.01, 0.035);
+
+  const blobs: Blob[] = [];
+  if (positive) {
+    const lung = lungs[rng.int(2)];
+    const [x, y] = pointInLung(lung, rng);
+    // Wide amplitude range: some opacities are obvious, some barely above the texture,
+    // which is what keeps the task from being trivially separable.
+    blobs.push({ x, y, sx: rng.uniform(0.045, 0.1), sy: rng.uniform(0.045, 0.1), amp: rng.uniform(0.12, 0.4) / difficulty });
+    if (rng.next() < 0.25) {
+      const [x2, y2] = pointInLung(lungs[rng.int(2)], rng);
+      blobs.push({ x: x2, y: y2, sx: rng.uniform(0.04, 0.07), sy: rng.uniform(0.04, 0.07), amp: rng.uniform(0.04, 0.12) / difficulty });
+    }
+  }
+  // Decoys appear in both classes with the same probability, so their presence says nothing.
+  const decoyBoost = Math.sqrt(difficulty);
+  if (rng.next() < 0.6) {
+    // A vessel: long, thin, moderately bright.
+    const [x, y] = pointInLung(lungs[rng.int(2)], rng);
+    const angle = rng.uniform(0, Math.PI);
+    blobs.push({ x, y, sx: rng.uniform(0.1, 0.18), sy: rng.uniform(0.015, 0.025), amp: rng.uniform(0.05, 0.12) * decoyBoost, angle });
+  }
+  if (rng.next() < 0.4) {
+    // A calcified granuloma: tiny and bright, a trap for "max pixel" detectors.
+    const [x, y] = pointInLung(lungs[rng.int(2)], rng);
+    const s = rng.uniform(0.015, 0.03);
+    blobs.push({ x, y, sx: s, sy: s, amp: rng.uniform(0.1, 0.25) * decoyBoost });
+  }
+
+  const exposure = rng.uniform(-0.04, 0.04);
+  const edge = 0.03;
+  for (let py = 0; py < size; py++) {
+    const y = (py + 0.5) / size;
+    for (let px = 0; px < size; px++) {
+      const x = (px + 0.5) / size;
+      const rBody = Math.hypot((x - bx) / brx, (y - by) / bry);
+      const body = sigmoid((1 - rBody) / edge);
+      let lung = 0;
+      for (const l of lungs) {
+        const r = Math.hypot((x - l.cx) / l.rx, (y - l.cy) / l.ry);
+        lung = Math.max(lung, sigmoid((1 - r) / 0.12));
+      }
+      let texture = 0;
+      for (const w of waves) texture += w.amp * Math.sin(w.kx * x + w.ky * y + w.phase);
+      const ribs = ribAmp * Math.sin(ribFreq * y + ribPhase) * lung;
+      let v = 0.06 + body * (bodyLevel + texture - lungDepth * lung + ribs);
+      for (const b of blobs) v += body * blobValue(b, x, y);
+      out[py * size + px] = v + exposure;
+    }
+  }
+
+  for (let i = 0; i < out.length; i++) {
+    const base = clamp01(out[i]);
+    let v = 0.5 + shift.scale * (Math.pow(base, shift.gamma) - 0.5) + shift.offset;
+    v += shift.noise * rng.normal();
+    out[i] = clamp01(v);
+  }
+}
+
+interface Blob {
+  x: number;
+  y: number;
+  sx: number;
+  sy: number;
+  amp: number;
+  angle?: number;
+}
+
+function blobValue(b: Blob, x: number, y: number): number {
+  let dx = x - b.x;
+  let dy = y - b.y;
+  if (b.angle !== undefined) {
+    const c = Math.cos(b.angle);
+    const s = Math.sin(b.angle);
+    [dx, dy] = [c * dx + s * dy, -s * dx + c * dy];
+  }
+  return b.amp * Math.exp(-0.5 * ((dx / b.sx) ** 2 + (dy / b.sy) ** 2));
+}
+
+/** A point well inside a lung field (within 70% of its radii). */
+function pointInLung(l: Lung, rng: Random): [number, number] {
+  const r = 0.7 * Math.sqrt(rng.next());
+  const t = rng.uniform(0, 2 * Math.PI);
+  return [l.cx + r * l.rx * Math.cos(t), l.cy + r * l.ry * Math.sin(t)];
+}
+
+function sigmoid(z: number): number {
+  return 1 / (1 + Math.exp(-z));
+}
+
+function clamp01(v: number): number {
+  return v < 0 ? 0 : v > 1 ? 1 : v;
+}

@@ -1,0 +1,22 @@
+/**
+ * A labelled set of images held in one process. Pixels are float32 in [0, 1], laid out
+ * N x H x W x C (channels last, as TensorFlow.js expects). Labels are class indices.
+ */
+export interface ImageSet {
+  readonly images: Float32Array;
+  readonly labels: Int32Array;
+  readonly count: number;
+  readonly height: number;
+  readonly width: number;
+  readonly channels: number;
+  /** Number of classes the labels index into (2 for a binary task). */
+  readonly classes: number;
+}
+
+/** The data one site trains and validates on. Never leaves the site's process. */
+export interface SiteData {
+  readonly train: ImageSet;
+  readonly val: ImageSet;
+  /** Human-readable description of where the data came from (for logs and summaries). */
+  readonly source: string;
+}

@@ -1,0 +1,6 @@
+export * from './messages.js';
+export * from './errors.js';
+export * from './tensor-codec.js';
+export * from './digest.js';
+export * from './stream-io.js';
+export { loadMedleyProto, medleyPackage, CHANNEL_OPTIONS, CHUNK_BYTES } from './proto.js';

@@ -1,0 +1,228 @@
+/**
+ * TypeScript shapes of the messages in proto/medley.proto, as @grpc/proto-loader decodes them
+ * (camelCase fields, 64-bit integers as numbers, defaults filled in, `body` naming the oneof set).
+ */
+
+export interface TensorSpec {
+  name: string;
+  shape: number[];
+  dtype: string;
+  offset: number;
+  byteLength: number;
+}
+
+export interface Hello {
+  site: string;
+  protocolVersion: number;
+  agentVersion: string;
+  backend: string;
+  trainExamples: number;
+  valExamples: number;
+}
+
+export interface Progress {
+  taskId: string;
+  round: number;
+  phase: string;
+  epoch: number;
+  epochs: number;
+  bytes: number;
+  totalBytes: number;
+  loss: number;
+  message: string;
+}
+
+export interface Heartbeat {
+  unixMs: number;
+}
+
+export type AgentMessage =
+  | { body?: 'hello'; hello: Hello }
+  | { body?: 'progress'; progress: Progress }
+  | { body?: 'heartbeat'; heartbeat: Heartbeat };
+
+export interface Welcome {
+  federation: string;
+  sessionId: string;
+  modelVersion: number;
+  protocolVersion: number;
+}
+
+export interface Task {
+  taskId: string;
+  federation: string;
+  round: number;
+  modelVersion: number;
+  method: string;
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  deadlineUnixMs: number;
+  seed: number;
+  sessionId: string;
+}
+
+export interface RoundNotice {
+  round: number;
+  state: string;
+  message: string;
+}
+
+export type CoordinatorMessage =
+  | { body?: 'welcome'; welcome: Welcome }
+  | { body?: 'task'; task: Task }
+  | { body?: 'heartbeat'; heartbeat: Heartbeat }
+  | { body?: 'roundNotice'; roundNotice: RoundNotice };
+
+export interface ModelRequest {
+  federation: string;
+  version: number;
+  site: string;
+  sessionId: string;
+  offset: number;
+}
+
+export interface ModelHeader {
+  version: number;
+  topologyJson: string;
+  specJson: string;
+  tensors: TensorSpec[];
+  totalBytes: number;
+  sha256: string;
+  offset: number;
+  formatVersion: number;
+}
+
+export type ModelChunk =
+  | { body?: 'header'; header: ModelHeader }
+  | { body?: 'data'; data: Buffer }
+  | { body?: 'trailer'; trailer: { bytes: number } };
+
+export interface UpdateHeader {
+  federation: string;
+  round: number;
+  taskId: string;
+  site: string;
+  sessionId: string;
+  baseVersion: number;
+  numExamples: number;
+  tensors: TensorSpec[];
+  totalBytes: number;
+  kind: string;
+  formatVersion: number;
+}
+
+export interface UpdateTrailer {
+  sha256: string;
+  metrics: Record<string, number>;
+  trainLoss: number;
+  epochs: number;
+  seconds: number;
+}
+
+export type UpdateChunk =
+  | { body?: 'header'; header: UpdateHeader }
+  | { body?: 'data'; data: Buffer }
+  | { body?: 'trailer'; trailer: UpdateTrailer };
+
+export interface UploadReceipt {
+  accepted: boolean;
+  round: number;
+  bytes: number;
+  message: string;
+}
+
+export interface SiteStatus {
+  name: string;
+  connected: boolean;
+  lastSeenUnixMs: number;
+  backend: string;
+  trainExamples: number;
+  state: string;
+}
+
+export interface SiteReport {
+  site: string;
+  examples: number;
+  epochs: number;
+  trainLoss: number;
+  seconds: number;
+  bytes: number;
+  metrics: Record<string, number>;
+}
+
+export type RoundState = 'open' | 'closed' | 'failed' | 'aborted';
+
+export interface RoundRecord {
+  round: number;
+  state: RoundState | string;
+  baseVersion: number;
+  modelVersion: number;
+  selected: string[];
+  reports: SiteReport[];
+  examples: number;
+  startedUnixMs: number;
+  closedUnixMs: number;
+  bytesDown: number;
+  bytesUp: number;
+  metrics: Record<string, number>;
+  message: string;
+}
+
+export interface StatusReply {
+  federation: string;
+  modelVersion: number;
+  sites: SiteStatus[];
+  rounds: RoundRecord[];
+  running: boolean;
+  roundsRemaining: number;
+  backend: string;
+  parameters: number;
+  modelBytes: number;
+}
+
+export interface StartRoundsRequest {
+  rounds: number;
+  minSites: number;
+  maxSites: number;
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  deadlineSeconds: number;
+  waitSeconds: number;
+  seed: number;
+}
+
+export interface StartRoundsReply {
+  firstRound: number;
+  lastRound: number;
+}
+
+export type RoundEventKind =
+  | 'round-started'
+  | 'progress'
+  | 'update-accepted'
+  | 'update-rejected'
+  | 'round-closed'
+  | 'round-failed'
+  | 'run-finished';
+
+export interface RoundEvent {
+  kind: RoundEventKind | string;
+  round: number;
+  site: string;
+  message: string;
+  record?: RoundRecord | null;
+  progress?: Progress | null;
+  unixMs: number;
+}
+
+/** Bumped when the tensor byte layout or the meaning of a field changes incompatibly. */
+export const PROTOCOL_VERSION = 1;
+export const TENSOR_FORMAT_VERSION = 1;
+
+export type StatusRequest = Record<string, never>;
+
+export interface WatchRequest {
+  fromRound: number;
+}
