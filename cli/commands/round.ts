@@ -13,8 +13,8 @@ export interface RoundRunResult {
 
 /** Starts rounds on a coordinator and follows them until the run finishes. */
 export async function startAndFollow(admin: AdminClient, request: StartRoundsRequest, showProgress: boolean): Promise<RoundRunResult> {
-  const progress = showProgress ? new RoundProgress(request.rounds) : null;
   const started = await admin.startRounds(request);
+  const progress = showProgress ? new RoundProgress(request.rounds, started.firstRound) : null;
   try {
     await admin.watch(started.firstRound, (event) => progress?.handle(event));
   } finally {

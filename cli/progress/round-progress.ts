@@ -24,7 +24,11 @@ export class RoundProgress {
   private selected = 0;
   private round = 0;
 
-  constructor(private readonly totalRounds: number, private readonly out: NodeJS.WriteStream = process.stderr) {
+  constructor(
+    private readonly totalRounds: number,
+    private readonly firstRound: number,
+    private readonly out: NodeJS.WriteStream = process.stderr,
+  ) {
     if (out.isTTY) {
       this.multibar = new cliProgress.MultiBar(
         { stream: out, clearOnComplete: false, hideCursor: true, format: ' {label} |{bar}| {value}/{total} {info}', barsize: 24 },
@@ -52,7 +56,7 @@ export class RoundProgress {
         this.sitesDone = 0;
         this.selected = event.record?.selected.length ?? 0;
         for (const site of event.record?.selected ?? []) this.sites.set(site, { phase: 'waiting', epoch: 0, epochs: 0, bytes: 0 });
-        this.line(`round ${event.round}/${this.totalRounds} started: ${event.message}`);
+        this.line(`round ${event.round} (${event.round - this.firstRound + 1}/${this.totalRounds}) started: ${event.message}`);
         break;
       }
       case 'progress': {

@@ -1,3 +1,4 @@
+import { readFileSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -26,7 +27,11 @@ export function checkSiteName(name: string): string {
 
 /** The sites this federation expects; anyone else is turned away at the door. */
 export class SiteRegistry {
-  private constructor(private readonly path: string, private sites: RegisteredSite[]) {}
+  private loadedMtimeMs = 0;
+
+  private constructor(private readonly path: string, private sites: RegisteredSite[]) {
+    this.loadedMtimeMs = mtimeOf(path);
+  }
 
   static async open(stateDir: string): Promise<SiteRegistry> {
     const path = join(stateDir, 'sites.json');
@@ -41,11 +46,28 @@ export class SiteRegistry {
     return new SiteRegistry(path, sites);
   }
 
+  /**
+   * Picks up `medley site add/remove` run by an operator while the coordinator serves: the file
+   * is small, and a stat per check is cheap next to a connection or an upload.
+   */
+  private refresh(): void {
+    const mtime = mtimeOf(this.path);
+    if (mtime === this.loadedMtimeMs) return;
+    try {
+      this.sites = registrySchema.parse(JSON.parse(readFileSync(this.path, 'utf8'))).sites;
+      this.loadedMtimeMs = mtime;
+    } catch {
+      // A half-edited or broken file keeps the list we had; `medley site list` will show the error.
+    }
+  }
+
   has(name: string): boolean {
+    this.refresh();
     return this.sites.some((s) => s.name === name);
   }
 
   list(): RegisteredSite[] {
+    this.refresh();
     return [...this.sites];
   }
 
@@ -66,5 +88,14 @@ export class SiteRegistry {
 
   private async save(): Promise<void> {
     await writeFileAtomic(this.path, JSON.stringify({ sites: this.sites }, null, 2) + '\n');
+    this.loadedMtimeMs = mtimeOf(this.path);
+  }
+}
+
+function mtimeOf(path: string): number {
+  try {
+    return statSync(path).mtimeMs;
+  } catch {
+    return 0;
   }
 }

@@ -25,6 +25,10 @@ interface Op {
   w: LayerWeights;
   inputs: number[];
   output: number;
+  /** Batch norm whose only consumer is a ReLU: the ReLU is applied inside the same pass. */
+  fuseRelu?: boolean;
+  /** ReLU fed by such a batch norm: its forward is the identity, its backward still masks. */
+  afterFusedBn?: boolean;
 }
 
 export interface CompiledStep {
@@ -80,6 +84,7 @@ function build(model: tf.LayersModel): CompiledStep | null {
     known.add(output);
     ops.push({ layer, kind, cfg, w: weightsOf(layer), inputs: node.inputTensors.map((t: Sym) => t.id), output });
   }
+  markReluFusion(ops);
   const last = ops[ops.length - 1];
   if (!last || last.output !== model.outputs[0].id || last.kind !== 'Dense' || last.cfg.activation !== 'softmax') return null;
   const inputId = model.inputs[0].id;
@@ -88,6 +93,39 @@ function build(model: tf.LayersModel): CompiledStep | null {
     variables,
     gradients: (x, y) => step(ops, inputId, x, y),
   };
+}
+
+function isRelu(op: Op): boolean {
+  return op.kind === 'ReLU' || (op.kind === 'Activation' && op.cfg.activation === 'relu');
+}
+
+function markReluFusion(ops: Op[]): void {
+  for (const op of ops) {
+    if (op.kind !== 'BatchNormalization') continue;
+    const consumers = ops.filter((o) => o.inputs.includes(op.output));
+    if (consumers.length === 1 && isRelu(consumers[0]) && consumers[0].inputs.length === 1) {
+      op.fuseRelu = true;
+      consumers[0].afterFusedBn = true;
+    }
+  }
+}
+
+/**
+ * x * scale[c] + shift[c] (then ReLU) over the last axis. On rank-4 tensors this is a 1x1 depthwise
+ * convolution, which XNNPACK runs as one vectorised multiply-add; tfjs's broadcasting Mul/Add are
+ * several times slower on WASM and take one pass each.
+ */
+function channelAffine(x: T, scale: T, shift: T | null, relu: boolean): T {
+  if (x.rank === 4) {
+    const c = x.shape[3] as number;
+    return tf.fused.depthwiseConv2d({
+      x: x as tf.Tensor4D, filter: tf.reshape(scale, [1, 1, c, 1]) as tf.Tensor4D, strides: 1, pad: 'valid',
+      bias: shift ?? undefined, activation: relu ? 'relu' : 'linear',
+    });
+  }
+  let y = tf.mul(x, scale);
+  if (shift) y = tf.add(y, shift);
+  return relu ? tf.relu(y) : y;
 }
 
 function supportedConfig(kind: string, c: Record<string, any>): boolean {
@@ -173,19 +211,18 @@ function forward(op: Op, ins: T[], saved: Map<Op, T[]>): T {
     case 'BatchNormalization': {
       const axes = x.shape.slice(0, -1).map((_, i) => i);
       const mean = tf.mean(x, axes);
-      const centred = tf.sub(x, mean);
+      const centred = channelAffine(x, tf.onesLike(mean), tf.neg(mean), false);
       const variance = tf.mean(tf.square(centred), axes);
       const rstd = tf.rsqrt(tf.add(variance, cfg.epsilon));
-      const xhat = tf.mul(centred, rstd);
-      saved.set(op, [xhat, rstd]);
+      saved.set(op, [centred, rstd]);
       updateMoving(w.moving_mean, mean, cfg.momentum);
       updateMoving(w.moving_variance, variance, cfg.momentum);
-      return tf.add(tf.mul(xhat, w.gamma), w.beta);
+      return channelAffine(centred, tf.mul(rstd, w.gamma), w.beta, op.fuseRelu === true);
     }
     case 'ReLU':
-      return tf.relu(x);
     case 'Activation':
-      return cfg.activation === 'relu' ? tf.relu(x) : x;
+      if (!isRelu(op) || op.afterFusedBn) return x;
+      return tf.relu(x);
     case 'MaxPooling2D':
       return tf.maxPool(x as tf.Tensor4D, pair(cfg.poolSize), pair(cfg.strides ?? cfg.poolSize), cfg.padding);
     case 'GlobalAveragePooling2D':
@@ -236,17 +273,19 @@ function backward(
       } as unknown as tf.NamedAttrMap) as T];
     }
     case 'BatchNormalization': {
-      const [xhat, rstd] = saved;
+      // g arrives already masked by the ReLU op when fused (that op's forward was the identity).
+      const [centred, rstd] = saved;
       const axes = x.shape.slice(0, -1).map((_, i) => i);
       const n = x.size / x.shape[x.shape.length - 1];
       const dBeta = tf.sum(g, axes);
-      const dGamma = tf.sum(tf.mul(g, xhat), axes);
-      grads[w.gamma.name] = dGamma;
+      const gCentred = tf.sum(tf.mul(g, centred), axes);
+      grads[w.gamma.name] = tf.mul(gCentred, rstd);
       grads[w.beta.name] = dBeta;
-      // dx = gamma*rstd/n * (n*g - sum(g) - xhat*sum(g*xhat))
+      // dx = gamma*rstd/n * (n*g - sum(g) - xhat*sum(g*xhat)), with xhat = centred*rstd.
       const k = tf.mul(w.gamma, rstd);
-      const centredG = tf.sub(g, tf.add(tf.div(dBeta, n), tf.mul(xhat, tf.div(dGamma, n))));
-      return [tf.mul(centredG, k)];
+      const kn = tf.div(k, -n);
+      const fromStats = channelAffine(centred, tf.mul(kn, tf.mul(tf.square(rstd), gCentred)), tf.mul(kn, dBeta), false);
+      return [tf.add(channelAffine(g, k, null, false), fromStats)];
     }
     case 'ReLU':
       return [reluMask(g, y)];

@@ -1,6 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ImageSet } from '../../shared/data/types.js';
+import { availableParallelism } from 'node:os';
+import { currentBackend } from '../../shared/model/backend.js';
+import { batchPixels, checkCompatible, predictProbabilities, yieldToEventLoop } from '../../shared/model/predict.js';
 import { compileTrainingStep, type CompiledStep } from './compiled-step.js';
+import { getGradientPool, shutdownTrainingWorkers, type GradientPool } from './gradient-pool.js';
+import { parallelTrainBatch } from './parallel-step.js';
+
+export { checkCompatible, predictProbabilities, yieldToEventLoop };
 
 export interface TrainProgress {
   epoch: number;
@@ -18,6 +25,12 @@ export interface TrainOptions {
   optimizer?: 'adam' | 'sgd';
   signal?: AbortSignal;
   onProgress?: (p: TrainProgress) => void;
+  /**
+   * Threads computing each batch's gradients (data parallel, worker threads each with their own
+   * WASM instance). Default: MEDLEY_TRAIN_THREADS, else up to 4 cores on the WASM backend and 1
+   * elsewhere (native TensorFlow already uses every core).
+   */
+  threads?: number;
 }
 
 export interface TrainResult {
@@ -52,36 +65,21 @@ export function shuffledIndices(count: number, random: () => number): Int32Array
   return idx;
 }
 
-/** Lets timers and sockets (gRPC heartbeats) run between batches of synchronous WASM work. */
-export function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
-export function checkCompatible(model: tf.LayersModel, data: ImageSet): void {
-  const [, h, w, c] = model.inputs[0].shape;
-  if (h !== data.height || w !== data.width || c !== data.channels) {
-    throw new Error(
-      `model expects ${h}x${w}x${c} images but the data set has ${data.height}x${data.width}x${data.channels}; ` +
-        `build the model with inputShape [${data.height}, ${data.width}, ${data.channels}] or resize the data`,
-    );
-  }
-  const units = model.outputs[0].shape[model.outputs[0].shape.length - 1];
-  if (units !== data.classes) {
-    throw new Error(`model has ${units} output classes but the data set has ${data.classes}`);
-  }
-  if (data.images.length !== data.count * h * w * c || data.labels.length !== data.count) {
-    throw new Error(`image set is inconsistent: ${data.count} examples but ${data.images.length} pixels and ${data.labels.length} labels`);
+function checkLabels(data: ImageSet): void {
+  for (let i = 0; i < data.count; i++) {
+    const label = data.labels[i];
+    if (!(label >= 0 && label < data.classes)) throw new Error(`label ${label} of example ${i} is outside 0..${data.classes - 1}`);
   }
 }
 
-function batchPixels(data: ImageSet, indices: ArrayLike<number>): tf.Tensor4D {
-  const per = data.height * data.width * data.channels;
-  const pixels = new Float32Array(indices.length * per);
-  for (let i = 0; i < indices.length; i++) {
-    const k = indices[i];
-    pixels.set(data.images.subarray(k * per, (k + 1) * per), i * per);
-  }
-  return tf.tensor4d(pixels, [indices.length, data.height, data.width, data.channels]);
+/** Smallest shard worth sending to another thread; below it messaging costs more than it saves. */
+const MIN_SHARD = 8;
+
+export function resolveThreads(requested: number | undefined, batchSize: number): number {
+  const env = Number(process.env.MEDLEY_TRAIN_THREADS);
+  let threads = requested ?? (Number.isInteger(env) && env > 0 ? env : undefined);
+  if (threads === undefined) threads = currentBackend()?.name === 'wasm' || tf.getBackend() === 'wasm' ? Math.min(4, availableParallelism()) : 1;
+  return Math.max(1, Math.min(Math.floor(threads), Math.floor(batchSize / MIN_SHARD)));
 }
 
 /** Copies the selected examples into one NHWC batch tensor and a one-hot label tensor. */
@@ -132,6 +130,13 @@ export async function trainClassifier(model: tf.LayersModel, data: ImageSet, opt
   const random = seededRandom(opts.seed);
   const optimizer = makeOptimizer(opts.optimizer ?? 'adam', opts.learningRate);
   const compiled = compileTrainingStep(model);
+  checkLabels(data);
+  const threads = compiled ? resolveThreads(opts.threads, opts.batchSize) : 1;
+  let pool: GradientPool | null = null;
+  if (threads > 1) {
+    // Topology only: the weights travel with every step.
+    pool = await getGradientPool(model.toJSON(null, false) as object, tf.getBackend(), threads - 1);
+  }
   const batches = Math.ceil(data.count / opts.batchSize);
   let examples = 0;
   let epochLoss = 0;
@@ -142,15 +147,24 @@ export async function trainClassifier(model: tf.LayersModel, data: ImageSet, opt
       for (let b = 0; b < batches; b++) {
         throwIfAborted(opts.signal);
         const idx = order.subarray(b * opts.batchSize, Math.min(data.count, (b + 1) * opts.batchSize));
-        const { x, y } = makeBatch(data, idx);
         let loss: number;
-        try {
-          const lossT = trainBatch(model, optimizer, compiled, x, y);
-          loss = (await lossT.data())[0];
-          lossT.dispose();
-        } finally {
-          x.dispose();
-          y.dispose();
+        if (pool && compiled && idx.length >= 2 * MIN_SHARD) {
+          try {
+            loss = await parallelTrainBatch(model, optimizer, compiled, pool, data, idx);
+          } catch (err) {
+            await shutdownTrainingWorkers();
+            throw err;
+          }
+        } else {
+          const { x, y } = makeBatch(data, idx);
+          try {
+            const lossT = trainBatch(model, optimizer, compiled, x, y);
+            loss = (await lossT.data())[0];
+            lossT.dispose();
+          } finally {
+            x.dispose();
+            y.dispose();
+          }
         }
         lossSum += loss * idx.length;
         examples += idx.length;
@@ -169,21 +183,4 @@ function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) {
     throw signal.reason instanceof Error ? signal.reason : new Error('training was aborted');
   }
-}
-
-/** Class probabilities for every example, N x classes row-major (inference mode). */
-export async function predictProbabilities(model: tf.LayersModel, set: ImageSet, batchSize = 64): Promise<Float32Array> {
-  checkCompatible(model, set);
-  const out = new Float32Array(set.count * set.classes);
-  for (let start = 0; start < set.count; start += batchSize) {
-    const end = Math.min(set.count, start + batchSize);
-    const idx = Int32Array.from({ length: end - start }, (_, i) => start + i);
-    const x = batchPixels(set, idx);
-    const p = tf.tidy(() => model.predict(x) as tf.Tensor);
-    x.dispose();
-    out.set(await p.data(), start * set.classes);
-    p.dispose();
-    await yieldToEventLoop();
-  }
-  return out;
 }

@@ -120,9 +120,9 @@ function loadNpz<S extends MedmnistSplit>(path: string, wanted: S[]): Record<S, 
     for (const s of missing) entry.splits[s] = loaded[s];
     entry.name = loaded.name;
   }
-  const out = { name: entry.name } as Record<S, ImageSet> & { name: string };
-  for (const s of wanted) out[s] = entry.splits[s] as ImageSet;
-  return out;
+  const splits = {} as Record<S, ImageSet>;
+  for (const s of wanted) splits[s] = entry.splits[s] as ImageSet;
+  return { ...splits, name: entry.name };
 }
 
 function checkSize(set: ImageSet, size: number | undefined, path: string): void {

@@ -123,7 +123,7 @@ function drawImage(out: Float32Array, size: number, positive: boolean, difficult
     const [x, y] = pointInLung(lung, rng);
     // Wide amplitude range: some opacities are obvious, some barely above the texture,
     // which is what keeps the task from being trivially separable.
-    blobs.push({ x, y, sx: rng.uniform(0.045, 0.1), sy: rng.uniform(0.045, 0.1), amp: rng.uniform(0.12, 0.4) / difficulty });
+    blobs.push({ x, y, sx: rng.uniform(0.06, 0.12), sy: rng.uniform(0.06, 0.12), amp: rng.uniform(0.15, 0.45) / difficulty });
     if (rng.next() < 0.25) {
       const [x2, y2] = pointInLung(lungs[rng.int(2)], rng);
       blobs.push({ x: x2, y: y2, sx: rng.uniform(0.04, 0.07), sy: rng.uniform(0.04, 0.07), amp: rng.uniform(0.04, 0.12) / difficulty });
@@ -137,30 +137,31 @@ function drawImage(out: Float32Array, size: number, positive: boolean, difficult
     const angle = rng.uniform(0, Math.PI);
     blobs.push({ x, y, sx: rng.uniform(0.1, 0.18), sy: rng.uniform(0.015, 0.025), amp: rng.uniform(0.05, 0.12) * decoyBoost, angle });
   }
-  if (rng.next() < 0.4) {
+  if (rng.next() < 0.5) {
     // A calcified granuloma: tiny and bright, a trap for "max pixel" detectors.
     const [x, y] = pointInLung(lungs[rng.int(2)], rng);
     const s = rng.uniform(0.015, 0.03);
-    blobs.push({ x, y, sx: s, sy: s, amp: rng.uniform(0.1, 0.25) * decoyBoost });
+    blobs.push({ x, y, sx: s, sy: s, amp: rng.uniform(0.25, 0.55) * decoyBoost });
   }
 
   const exposure = rng.uniform(-0.04, 0.04);
   const edge = 0.03;
+  // Plane waves factor as sin(a + b) = sin a cos b + cos a sin b, so per-row and per-column
+  // tables replace a sine per wave per pixel (generation speed matters for tests and demos).
+  const coord = Float64Array.from({ length: size }, (_, i) => (i + 0.5) / size);
+  const wx = waves.map((w) => ({ s: coord.map((x) => Math.sin(w.kx * x)), c: coord.map((x) => Math.cos(w.kx * x)) }));
+  const wy = waves.map((w) => ({ s: coord.map((y) => w.amp * Math.sin(w.ky * y + w.phase)), c: coord.map((y) => w.amp * Math.cos(w.ky * y + w.phase)) }));
   for (let py = 0; py < size; py++) {
-    const y = (py + 0.5) / size;
+    const y = coord[py];
+    const rib = ribAmp * Math.sin(ribFreq * y + ribPhase);
     for (let px = 0; px < size; px++) {
-      const x = (px + 0.5) / size;
-      const rBody = Math.hypot((x - bx) / brx, (y - by) / bry);
-      const body = sigmoid((1 - rBody) / edge);
+      const x = coord[px];
+      const body = sigmoid((1 - ellipseRadius(x - bx, y - by, brx, bry)) / edge);
       let lung = 0;
-      for (const l of lungs) {
-        const r = Math.hypot((x - l.cx) / l.rx, (y - l.cy) / l.ry);
-        lung = Math.max(lung, sigmoid((1 - r) / 0.12));
-      }
+      for (const l of lungs) lung = Math.max(lung, sigmoid((1 - ellipseRadius(x - l.cx, y - l.cy, l.rx, l.ry)) / 0.12));
       let texture = 0;
-      for (const w of waves) texture += w.amp * Math.sin(w.kx * x + w.ky * y + w.phase);
-      const ribs = ribAmp * Math.sin(ribFreq * y + ribPhase) * lung;
-      let v = 0.06 + body * (bodyLevel + texture - lungDepth * lung + ribs);
+      for (let k = 0; k < waves.length; k++) texture += wx[k].s[px] * wy[k].c[py] + wx[k].c[px] * wy[k].s[py];
+      let v = 0.06 + body * (bodyLevel + texture - lungDepth * lung + rib * lung);
       for (const b of blobs) v += body * blobValue(b, x, y);
       out[py * size + px] = v + exposure;
     }
@@ -180,18 +181,30 @@ interface Blob {
   sx: number;
   sy: number;
   amp: number;
+  /** Orientation of the sx axis, radians (elongated structures). */
   angle?: number;
 }
 
 function blobValue(b: Blob, x: number, y: number): number {
-  let dx = x - b.x;
-  let dy = y - b.y;
+  let u = x - b.x;
+  let v = y - b.y;
+  if (u * u + v * v > 16 * Math.max(b.sx, b.sy) ** 2) return 0; // beyond 4 sigma: negligible
   if (b.angle !== undefined) {
     const c = Math.cos(b.angle);
     const s = Math.sin(b.angle);
-    [dx, dy] = [c * dx + s * dy, -s * dx + c * dy];
+    const ru = c * u + s * v;
+    v = -s * u + c * v;
+    u = ru;
   }
-  return b.amp * Math.exp(-0.5 * ((dx / b.sx) ** 2 + (dy / b.sy) ** 2));
+  u /= b.sx;
+  v /= b.sy;
+  return b.amp * Math.exp(-0.5 * (u * u + v * v));
+}
+
+function ellipseRadius(dx: number, dy: number, rx: number, ry: number): number {
+  const u = dx / rx;
+  const v = dy / ry;
+  return Math.sqrt(u * u + v * v);
 }
 
 /** A point well inside a lung field (within 70% of its radii). */

@@ -45,10 +45,10 @@ let pending: Promise<BackendReport> | null = null;
  * plain JS. `MEDLEY_BACKEND` (or `prefer`) forces one rung; a forced rung that fails is an error rather
  * than a silent fall to something 10-50x slower.
  */
-export function selectBackend(opts: SelectBackendOptions = {}): Promise<BackendReport> {
+export async function selectBackend(opts: SelectBackendOptions = {}): Promise<BackendReport> {
   const forced = parseChoice(process.env.MEDLEY_BACKEND, 'MEDLEY_BACKEND');
   const want = forced ?? opts.prefer;
-  if (current && (!want || current.name === rungFor(want).backend)) return Promise.resolve(current);
+  if (current && (!want || current.name === rungFor(want).backend) && tf.getBackend() === current.name) return current;
   // Concurrent callers share one attempt so kernels and wasm are initialised once.
   if (!pending) {
     pending = climb(want, forced !== undefined, opts.log ?? (() => {})).finally(() => {

@@ -71,8 +71,13 @@ function transpose(backend: Backend, t: Info, perm: number[], owned: boolean): I
 }
 
 /**
- * dW[kh,kw,ci,co] = sum_{b,oh,ow} xpad[b, oh*s+kh, ow*s+kw, ci] * dy[b,oh,ow,co]: a forward conv over
- * x laid out as (ci, H, W, b) with dy as a (oh, ow, b, co) filter dilated by the stride.
+ * dW[kh,kw,ci,co] = sum_{b,oh,ow} xpad[b, oh*s+kh, ow*s+kw, ci] * dy[b,oh,ow,co] is itself a forward
+ * convolution with one of the two activations as the "filter". XNNPACK repacks a filter on every
+ * call, which costs more than the arithmetic here, so the smaller of x and dy plays the filter:
+ *  - dy as filter: x laid out (ci, H, W, b) convolved with dy as (oh, ow, b, co), dilated by the
+ *    stride (works for any stride);
+ *  - x as filter (stride 1): dy laid out (co, oh, ow, b), padded, convolved with x as (H, W, b, ci);
+ *    the result comes out spatially reversed.
  */
 function conv2DBackpropFilter(args: KernelArgs): Info {
   const { inputs, attrs } = args;
@@ -84,9 +89,28 @@ function conv2DBackpropFilter(args: KernelArgs): Info {
   if (dataFormat && dataFormat !== 'NHWC') throw new Error(`wasm Conv2DBackpropFilter supports NHWC only, got ${dataFormat}`);
   const c = convInfo(x.shape, filterShape, strides, pad, dimRoundingMode, false);
   const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, padInfo } = c;
+  const flipTop = kh - 1 - padInfo.top;
+  const flipBottom = kh - 1 - padInfo.bottom;
+  const flipLeft = kw - 1 - padInfo.left;
+  const flipRight = kw - 1 - padInfo.right;
+  const xAsFilter = sh === 1 && sw === 1 && Math.min(flipTop, flipBottom, flipLeft, flipRight) >= 0 &&
+    c.inHeight * c.inWidth * c.inChannels < c.outHeight * c.outWidth * c.outChannels;
+
+  if (xAsFilter) {
+    const dyt = transpose(backend, dy, [3, 1, 2, 0], false);
+    const xt = transpose(backend, x, [1, 2, 0, 3], false);
+    const conv = run('Conv2D', backend, { x: dyt, filter: xt }, {
+      strides: [1, 1], dilations: [1, 1], dataFormat: 'NHWC', dimRoundingMode: undefined,
+      pad: [[0, 0], [flipTop, flipBottom], [flipLeft, flipRight], [0, 0]],
+    });
+    free(backend, xt, dyt);
+    const unflipped = run('Reverse', backend, { x: conv }, { dims: [1, 2] });
+    free(backend, conv);
+    return transpose(backend, unflipped, [1, 2, 3, 0], true);
+  }
+
   const bottom = Math.max(0, kh + (c.outHeight - 1) * sh - c.inHeight - padInfo.top);
   const right = Math.max(0, kw + (c.outWidth - 1) * sw - c.inWidth - padInfo.left);
-
   const xt = transpose(backend, x, [3, 1, 2, 0], false);
   const dyt = transpose(backend, dy, [1, 2, 0, 3], false);
   const conv = run('Conv2D', backend, { x: xt, filter: dyt }, {

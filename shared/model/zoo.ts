@@ -71,16 +71,18 @@ export function describeModel(model: tf.LayersModel): { parameters: number; laye
   return { parameters: model.countParams(), layers: model.layers.length };
 }
 
+type Initializer = ReturnType<typeof tf.initializers.heNormal>;
+
 /** Hands each layer its own seed so initial weights depend only on (seed, layer order). */
 class Initialisers {
   private next: number;
   constructor(seed: number) {
     this.next = seed * 1000;
   }
-  he(): tf.initializers.Initializer {
+  he(): Initializer {
     return tf.initializers.heNormal({ seed: this.next++ });
   }
-  glorot(): tf.initializers.Initializer {
+  glorot(): Initializer {
     return tf.initializers.glorotUniform({ seed: this.next++ });
   }
 }

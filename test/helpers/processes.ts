@@ -24,11 +24,11 @@ export function medley(args: string[], onLine?: (line: string) => void): Proc {
   return { child, output: () => text, exited };
 }
 
-/** Starts `medley coordinator serve` on a free port and resolves with its address. */
-export async function serveCoordinator(stateDir: string, extra: string[] = []): Promise<{ proc: Proc; address: string }> {
+/** Starts `medley coordinator serve` (on a free port unless told) and resolves with its address. */
+export async function serveCoordinator(stateDir: string, extra: string[] = [], listen = '127.0.0.1:0'): Promise<{ proc: Proc; address: string }> {
   let resolveAddress!: (a: string) => void;
   const ready = new Promise<string>((r) => (resolveAddress = r));
-  const proc = medley(['coordinator', 'serve', '--dir', stateDir, '--listen', '127.0.0.1:0', ...extra], (line) => {
+  const proc = medley(['coordinator', 'serve', '--dir', stateDir, '--listen', listen, ...extra], (line) => {
     try {
       const event = JSON.parse(line) as { event?: string; address?: string };
       if (event.event === 'listening' && event.address) resolveAddress(event.address);

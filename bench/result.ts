@@ -1,0 +1,1 @@
+export interface BenchResult { metric: string; unit: string; value: number | null; peer?: { name: string; value: number | null }; ratio?: number | null; target?: string; met?: boolean; skipped?: string; [extra: string]: unknown }

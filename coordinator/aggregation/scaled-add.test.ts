@@ -1,0 +1,116 @@
+import { describe, expect, it } from 'vitest';
+import { addMeanInto, allocateSum, scaledAddInto } from './scaled-add.js';
+import { simdModule } from './simd-kernel.js';
+
+/** Deterministic values with full mantissas, mixed signs and magnitudes (xorshift32). */
+function noise(n: number, seed: number, scale = 1): Float32Array {
+  const out = new Float32Array(n);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    out[i] = ((x / 0x1_0000_0000) * 2 - 1) * scale * (1 + (i % 7) * 1e3 ** ((i % 3) - 1));
+  }
+  return out;
+}
+
+/** The reference: the plain loop the kernel replaces. */
+function plainAdd(sum: Float32Array, offset: number, values: Float32Array, weight: number): void {
+  for (let i = 0; i < values.length; i++) sum[offset + i]! += weight * values[i]!;
+}
+
+function sameBits(a: Float32Array, b: Float32Array): void {
+  expect(a.length).toBe(b.length);
+  const ua = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const ub = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  let first = -1;
+  for (let i = 0; i < ua.length && first < 0; i++) if (ua[i] !== ub[i]) first = i;
+  expect(first === -1 ? 'identical' : `element ${first}: ${a[first]} vs ${b[first]}`).toBe('identical');
+}
+
+describe('scaledAddInto', () => {
+  it('has a WebAssembly SIMD kernel on this Node', () => {
+    expect(simdModule()).not.toBeNull();
+  });
+
+  it('matches the plain loop bit for bit: odd lengths, offsets, negative and fractional weights', () => {
+    const elements = 200_003;
+    const fast = allocateSum(elements);
+    const plain = new Float32Array(elements);
+    const cases: [number, number, number][] = [
+      // [offset, length, weight]
+      [0, elements, 3],
+      [1, 64, -2.5],
+      [5, 65, 0.1],
+      [7, 67, 1e-3],
+      [3, 70_001, 17],
+      [0, 100_000, -1 / 3],
+      [123, 199_877, 12345],
+      [elements - 63, 63, 7],
+      [elements - 1, 1, -9],
+      [11, 0, 5],
+      [4, 65_537, 1e7 + 1],
+    ];
+    let seed = 1;
+    for (const [offset, length, weight] of cases) {
+      const values = noise(length, seed++, seed % 2 ? 1 : 1e-4);
+      scaledAddInto(fast, offset, values, weight);
+      plainAdd(plain, offset, values, weight);
+      sameBits(fast, plain);
+    }
+  });
+
+  it('accepts values that are unaligned views and sums that are views', () => {
+    const fast = allocateSum(1000);
+    const plain = new Float32Array(1000);
+    const backing = noise(1001, 42);
+    const values = backing.subarray(1, 1000);
+    scaledAddInto(fast.subarray(1), 0, values, 2);
+    plainAdd(plain, 1, values, 2);
+    sameBits(fast, plain);
+  });
+
+  it('keeps the plain path for ordinary arrays and refuses segments outside the model', () => {
+    const sum = new Float32Array(10);
+    scaledAddInto(sum, 2, Float32Array.from([1, 2, 3]), -2);
+    expect([...sum]).toEqual([0, 0, -2, -4, -6, 0, 0, 0, 0, 0]);
+    for (const target of [new Float32Array(100), allocateSum(100)]) {
+      expect(() => scaledAddInto(target, 40, new Float32Array(61), 1)).toThrow(/outside a model of 100/);
+      expect(() => scaledAddInto(target, -1, new Float32Array(64), 1)).toThrow(RangeError);
+    }
+  });
+
+  it('agrees with plain float64 arithmetic on special values', () => {
+    const fast = allocateSum(128);
+    const plain = new Float32Array(128);
+    const values = new Float32Array(128);
+    values.set([3.4e38, -3.4e38, 1e-45, -0, Number.POSITIVE_INFINITY, 0.1, 16777217]);
+    scaledAddInto(fast, 0, values, 2);
+    plainAdd(plain, 0, values, 2);
+    sameBits(fast, plain);
+  });
+});
+
+describe('addMeanInto', () => {
+  it('matches base + sum / total bit for bit', () => {
+    for (const elements of [1, 63, 64, 65, 99_999, 150_001]) {
+      const fast = allocateSum(elements);
+      const values = noise(elements, elements, 3);
+      scaledAddInto(fast, 0, values, 7);
+      const plainSum = new Float32Array(elements);
+      plainAdd(plainSum, 0, values, 7);
+      const base = noise(elements, 99);
+      for (const offset of [0, Math.min(3, elements - 1)]) {
+        const part = base.subarray(offset);
+        const out = new Float32Array(part.length);
+        addMeanInto(out, part, fast, offset, 13);
+        const expected = new Float32Array(part.length);
+        for (let i = 0; i < part.length; i++) expected[i] = part[i]! + plainSum[offset + i]! / 13;
+        sameBits(out, expected);
+      }
+    }
+  });
+});

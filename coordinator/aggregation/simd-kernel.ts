@@ -1,0 +1,187 @@
+/**
+ * A tiny WebAssembly SIMD module for the aggregation loops, assembled here byte by byte (the
+ * module is ~200 bytes; a build-time wat2wasm step would be a heavier dependency than this file).
+ *
+ * Both loops compute in float64 and round to float32 once per element, exactly as the plain
+ * JavaScript loops `sum[i] += w * v[i]` and `out[i] = base[i] + sum[i] / total` do, so the SIMD
+ * path produces bit-identical models; f32x4 arithmetic would round twice and drift in the last bit.
+ *
+ *   axpy(sumPtr, valPtr, n, w):             sum[i] = f32(f64(sum[i]) + w * f64(val[i]))
+ *   finish(outPtr, basePtr, sumPtr, n, t):  out[i] = f32(f64(base[i]) + f64(sum[i]) / t)
+ *
+ * Pointers are byte addresses in the imported memory; they need no alignment.
+ */
+
+const I32 = 0x7f;
+const F64 = 0x7c;
+const V128 = 0x7b;
+
+function uleb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let byte = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) byte |= 0x80;
+    out.push(byte);
+  } while (n !== 0);
+  return out;
+}
+
+function sleb(n: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const byte = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) {
+      out.push(byte);
+      return out;
+    }
+    out.push(byte | 0x80);
+  }
+}
+
+const section = (id: number, body: number[]) => [id, ...uleb(body.length), ...body];
+const vec = (items: number[][]) => [...uleb(items.length), ...items.flat()];
+const name = (s: string) => vec([...s].map((c) => [c.charCodeAt(0)]));
+
+// Instructions used below.
+const get = (i: number) => [0x20, ...uleb(i)];
+const set = (i: number) => [0x21, ...uleb(i)];
+const i32c = (n: number) => [0x41, ...sleb(n)];
+const I32_ADD = [0x6a];
+const I32_SHL = [0x74];
+const I32_AND = [0x71];
+const I32_GE_U = [0x4f];
+const F32_LOAD = [0x2a, 0, 0];
+const F32_STORE = [0x38, 0, 0];
+const F64_PROMOTE = [0xbb];
+const F32_DEMOTE = [0xb6];
+const F64_ADD = [0xa0];
+const F64_MUL = [0xa2];
+const F64_DIV = [0xa3];
+const simd = (op: number, ...imm: number[]) => [0xfd, ...uleb(op), ...imm];
+const V_LOAD = simd(0x00, 0, 0);
+const V_STORE = simd(0x0b, 0, 0);
+const HIGH_TO_LOW = simd(0x0d, 8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15); // i8x16.shuffle
+const JOIN_LOWS = simd(0x0d, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+const F64X2_SPLAT = simd(0x14);
+const PROMOTE_LOW = simd(0x5f); // f64x2.promote_low_f32x4
+const DEMOTE_ZERO = simd(0x5e); // f32x4.demote_f64x2_zero
+const F64X2_ADD = simd(0xf0);
+const F64X2_MUL = simd(0xf2);
+const F64X2_DIV = simd(0xf3);
+
+/** `while (ptr < end) { body; ptr += step for each ptr }` as block/loop/br_if. */
+function loop(ptr: number, end: number, body: number[], bumps: number[], step: number): number[] {
+  const bump = bumps.flatMap((p) => [...get(p), ...i32c(step), ...I32_ADD, ...set(p)]);
+  return [0x02, 0x40, 0x03, 0x40, ...get(ptr), ...get(end), ...I32_GE_U, 0x0d, 1, ...body, ...bump, 0x0c, 0, 0x0b, 0x0b];
+}
+
+/** Sets `endVec` to the pointer after the last whole group of 4 and `end` after the last element. */
+function ends(ptr: number, n: number, endVec: number, end: number): number[] {
+  return [
+    ...get(ptr), ...get(n), ...i32c(-4), ...I32_AND, ...i32c(2), ...I32_SHL, ...I32_ADD, ...set(endVec),
+    ...get(ptr), ...get(n), ...i32c(2), ...I32_SHL, ...I32_ADD, ...set(end),
+  ];
+}
+
+/** f64x2 of lanes 0-1 (low) or 2-3 (high) of the f32x4 in local `v`. */
+const lanes = (v: number, high: boolean) => (high ? [...get(v), ...get(v), ...HIGH_TO_LOW, ...PROMOTE_LOW] : [...get(v), ...PROMOTE_LOW]);
+
+function axpyBody(): number[] {
+  // params: 0 sum, 1 val, 2 n, 3 w; locals: 4 endVec, 5 end (i32), 6 W, 7 S, 8 V (v128)
+  const half = (high: boolean) => [...lanes(7, high), ...lanes(8, high), ...get(6), ...F64X2_MUL, ...F64X2_ADD, ...DEMOTE_ZERO];
+  const vector = [...get(1), ...V_LOAD, ...set(8), ...get(0), ...V_LOAD, ...set(7), ...get(0), ...half(false), ...half(true), ...JOIN_LOWS, ...V_STORE];
+  const scalar = [...get(0), ...get(0), ...F32_LOAD, ...F64_PROMOTE, ...get(1), ...F32_LOAD, ...F64_PROMOTE, ...get(3), ...F64_MUL, ...F64_ADD, ...F32_DEMOTE, ...F32_STORE];
+  const code = [
+    ...ends(1, 2, 4, 5),
+    ...get(3), ...F64X2_SPLAT, ...set(6),
+    ...loop(1, 4, vector, [0, 1], 16),
+    ...loop(1, 5, scalar, [0, 1], 4),
+    0x0b,
+  ];
+  const locals = vec([[2, I32], [3, V128]]);
+  return [...uleb(locals.length + code.length), ...locals, ...code];
+}
+
+function finishBody(): number[] {
+  // params: 0 out, 1 base, 2 sum, 3 n, 4 total; locals: 5 endVec, 6 end (i32), 7 T, 8 B, 9 S (v128)
+  const half = (high: boolean) => [...lanes(8, high), ...lanes(9, high), ...get(7), ...F64X2_DIV, ...F64X2_ADD, ...DEMOTE_ZERO];
+  const vector = [...get(1), ...V_LOAD, ...set(8), ...get(2), ...V_LOAD, ...set(9), ...get(0), ...half(false), ...half(true), ...JOIN_LOWS, ...V_STORE];
+  const scalar = [...get(0), ...get(1), ...F32_LOAD, ...F64_PROMOTE, ...get(2), ...F32_LOAD, ...F64_PROMOTE, ...get(4), ...F64_DIV, ...F64_ADD, ...F32_DEMOTE, ...F32_STORE];
+  const code = [
+    ...ends(1, 3, 5, 6),
+    ...get(4), ...F64X2_SPLAT, ...set(7),
+    ...loop(1, 5, vector, [0, 1, 2], 16),
+    ...loop(1, 6, scalar, [0, 1, 2], 4),
+    0x0b,
+  ];
+  const locals = vec([[2, I32], [3, V128]]);
+  return [...uleb(locals.length + code.length), ...locals, ...code];
+}
+
+function assemble(shared: boolean): Uint8Array {
+  const types = section(1, vec([
+    [0x60, ...vec([[I32], [I32], [I32], [F64]]), 0],
+    [0x60, ...vec([[I32], [I32], [I32], [I32], [F64]]), 0],
+  ]));
+  // Memory limits 0..65536 pages accept any memory the caller provides.
+  const limits = shared ? [0x03, 0, ...uleb(65536)] : [0x00, 0];
+  const imports = section(2, vec([[...name('env'), ...name('memory'), 0x02, ...limits]]));
+  const funcs = section(3, vec([[0], [1]]));
+  const exports = section(7, vec([[...name('axpy'), 0x00, 0], [...name('finish'), 0x00, 1]]));
+  const code = section(10, vec([axpyBody(), finishBody()]));
+  return new Uint8Array([0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0, ...types, ...imports, ...funcs, ...exports, ...code]);
+}
+
+export interface SimdExports {
+  axpy(sumPtr: number, valPtr: number, n: number, weight: number): void;
+  finish(outPtr: number, basePtr: number, sumPtr: number, n: number, total: number): void;
+}
+
+/**
+ * The few WebAssembly JS-API members used here. TypeScript ships these types only in lib.dom,
+ * which this Node project does not load, so they are declared locally.
+ */
+export interface WasmMemory {
+  readonly buffer: ArrayBuffer | SharedArrayBuffer;
+}
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: unknown };
+  Memory: new (descriptor: { initial: number; maximum?: number; shared?: boolean }) => WasmMemory;
+}
+
+export const wasmApi: WasmApi | undefined = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+
+const modules = new Map<boolean, object | null>();
+
+/** The compiled module, or null where WebAssembly SIMD is unavailable (callers fall back to JS). */
+export function simdModule(shared = false): object | null {
+  if (!modules.has(shared)) {
+    let compiled: object | null = null;
+    try {
+      compiled = wasmApi ? new wasmApi.Module(assemble(shared)) : null;
+    } catch {
+      compiled = null;
+    }
+    modules.set(shared, compiled);
+  }
+  return modules.get(shared)!;
+}
+
+/** Memory of `pages` 64 KiB pages (fixed size, so its buffer never changes), or null. */
+export function createMemory(pages: number, shared = false): WasmMemory | null {
+  if (!wasmApi) return null;
+  try {
+    return new wasmApi.Memory({ initial: pages, maximum: pages, shared });
+  } catch {
+    return null; // out of address space
+  }
+}
+
+export function instantiate(memory: WasmMemory, shared = false): SimdExports | null {
+  const module = simdModule(shared);
+  if (!module || !wasmApi) return null;
+  return new wasmApi.Instance(module, { env: { memory } }).exports as SimdExports;
+}

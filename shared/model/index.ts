@@ -1,0 +1,15 @@
+/** Public API of shared/model: backends, the model zoo, model I/O and prediction. */
+export { selectBackend, currentBackend, type BackendChoice, type BackendReport, type SelectBackendOptions } from './backend.js';
+export {
+  ARCHITECTURES, DEFAULT_SEED, buildModel, describeModel, modelSpecFromString, parseArchitecture, validateModelSpec,
+  type Architecture, type ModelSpec,
+} from './zoo.js';
+export {
+  fileSystemLoadHandler, getNamedWeights, loadLayersModelFromDir, modelFromTopology, saveLayersModelToDir, setNamedWeights, weightName,
+  type NamedWeight,
+} from './layers-model-io.js';
+export { modelFromTopologyJson, readFlatWeights, weightLayout, writeFlatWeights } from './flat-weights.js';
+export { batchPixels, checkCompatible, predictProbabilities, yieldToEventLoop } from './predict.js';
+export { registerWasmGradients, WASM_GRADIENT_KERNELS } from './wasm-gradients.js';
+export { registerWasmFastKernels } from './wasm-fast-kernels.js';
+export { registerBatchNormGradient } from './batchnorm-gradient.js';
