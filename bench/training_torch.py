@@ -3,10 +3,14 @@
 
 Same layers as shared/model/zoo.ts: three conv3x3(no bias)-BN-ReLU stages (16/32/64), 2x2 max-pooling
 after the first two, global average pooling, dense softmax; Adam, cross-entropy, batch 32, 64x64x1.
-Prints images/s over the timed batches (warm-up excluded). Runs with torch's default thread count.
+Prints images/s over the timed batches (warm-up excluded). Uses one intra-op thread per available core
+unless --threads says otherwise (Debian's torch otherwise defaults to a single thread on some machines).
+With --serve it instead answers `run N THREADS` lines on stdin, one JSON line each, so bench/training.ts
+can interleave its runs with ours.
 """
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -25,6 +29,38 @@ def build(torch, classes):
     )
 
 
+def timed(step, batches):
+    times = []
+    for _ in range(batches):
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def serve(torch, step, args, info):
+    """One JSON line per stdin command `run N THREADS`, so the caller can alternate its own timed
+    runs with ours and machine load hits both alike."""
+    print(json.dumps(info), flush=True)
+    for line in sys.stdin:
+        parts = line.split()
+        if not parts:
+            continue
+        if parts[0] != "run" or len(parts) != 3:
+            print(json.dumps({"error": f"unknown command {line.strip()!r}; use: run BATCHES THREADS"}), flush=True)
+            continue
+        torch.set_num_threads(int(parts[2]))
+        step()  # a thread-count change re-creates the pool; keep that out of the timing
+        times = timed(step, int(parts[1]))
+        print(json.dumps({
+            "threads": torch.get_num_threads(),
+            "batches": len(times),
+            "seconds": sum(times),
+            "images_per_s": args.batch_size * len(times) / sum(times),
+        }), flush=True)
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--batches", type=int, default=30, help="timed batches")
@@ -32,16 +68,21 @@ def main():
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--classes", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=0,
+                    help="intra-op threads; 0 = one per available core (Medley trains on every core too)")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
+    ap.add_argument("--serve", action="store_true", help="answer `run N THREADS` lines on stdin (see serve())")
     args = ap.parse_args()
 
     try:
         import torch
     except Exception as e:  # noqa: BLE001 - any import failure means "no peer here"
         out = {"error": f"import torch failed: {e}"}
-        print(json.dumps(out) if args.json else out["error"])
+        print(json.dumps(out) if args.json or args.serve else out["error"], flush=True)
         return 2
 
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    torch.set_num_threads(args.threads or cores)
     torch.manual_seed(0)
     model = build(torch, args.classes)
     model.train()
@@ -59,23 +100,25 @@ def main():
 
     for _ in range(args.warmup):
         step()
-    times = []
-    for _ in range(args.batches):
-        t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
-    total = sum(times)
     params = sum(p.numel() for p in model.parameters())
     buffers = sum(b.numel() for n, b in model.named_buffers() if not n.endswith("num_batches_tracked"))
-    out = {
+    info = {
         "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "images_per_s": args.batch_size * args.batches / total,
-        "ms_per_batch_median": sorted(times)[len(times) // 2] * 1000,
-        "batches": args.batches,
+        "cores": cores,
         "batch_size": args.batch_size,
         "parameters": params,
         "parameters_with_bn_stats": params + buffers,
+    }
+    if args.serve:
+        return serve(torch, step, args, info)
+
+    times = timed(step, args.batches)
+    out = {
+        **info,
+        "threads": torch.get_num_threads(),
+        "images_per_s": args.batch_size * args.batches / sum(times),
+        "ms_per_batch_median": sorted(times)[len(times) // 2] * 1000,
+        "batches": args.batches,
     }
     if args.json:
         print(json.dumps(out))

@@ -32,8 +32,8 @@ export interface ChartOptions {
   formatY?: (v: number) => string;
 }
 
-/** Colour-blind-friendly palette (Okabe–Ito, then Tol), cycled for many sites. */
-export const PALETTE = ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#56B4E9', '#D55E00', '#F0E442', '#882255', '#44AA99', '#999933', '#AA4499', '#332288'];
+/** Colour-blind-friendly palette (Okabe–Ito with a darker yellow for white backgrounds, then Tol), cycled for many sites. */
+export const PALETTE = ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#56B4E9', '#D55E00', '#B8860B', '#882255', '#44AA99', '#999933', '#AA4499', '#332288'];
 
 const MARGIN = { top: 34, right: 16, bottom: 44, left: 58 };
 const LEGEND_ROW = 18;

@@ -1,10 +1,11 @@
 import type { AggregationStrategy, RoundAggregate, ValidatedUpdate } from './strategy.js';
-import { scaledAddInto } from './scaled-add.js';
+import { allocateSum, finishInPlace, scaledAddInto } from './scaled-add.js';
 
 /**
  * Weighted FedAvg over deltas (McMahan et al. 2017): new = base + sum_i(n_i * d_i) / sum_i(n_i).
  * The sum is kept as one running float32 array of the model's size, updated as each update
- * streams in, so memory does not grow with the number of sites.
+ * streams in, so memory does not grow with the number of sites. The sum lives where the SIMD
+ * kernel of scaled-add.ts can reach it.
  */
 export class FedAvg implements AggregationStrategy {
   readonly name = 'fedavg';
@@ -21,7 +22,7 @@ class FedAvgAggregate implements RoundAggregate {
   private weightSum = 0;
 
   constructor(elements: number) {
-    this.sum = new Float32Array(elements);
+    this.sum = allocateSum(elements);
   }
 
   get updates(): number {
@@ -45,10 +46,7 @@ class FedAvgAggregate implements RoundAggregate {
 
   finishSegment(offset: number, base: Float32Array): Float32Array {
     if (this.count === 0) throw new Error('FedAvg cannot finish a round without updates');
-    const out = new Float32Array(base.length);
-    const sum = this.sum.subarray(offset, offset + base.length);
-    const total = this.weightSum;
-    for (let i = 0; i < base.length; i++) out[i] = base[i]! + sum[i]! / total;
-    return out;
+    // Each segment is finished once, after the last accept: its part of the sum becomes the result.
+    return finishInPlace(this.sum, offset, base, this.weightSum);
   }
 }

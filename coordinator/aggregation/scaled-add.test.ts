@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addMeanInto, allocateSum, scaledAddInto } from './scaled-add.js';
+import { allocateSum, finishInPlace, scaledAddInto } from './scaled-add.js';
 import { simdModule } from './simd-kernel.js';
 
 /** Deterministic values with full mantissas, mixed signs and magnitudes (xorshift32). */
@@ -17,9 +17,10 @@ function noise(n: number, seed: number, scale = 1): Float32Array {
   return out;
 }
 
-/** The reference: the plain loop the kernel replaces. */
+/** The reference: float32 multiply-then-add, one element at a time (what NumPy does for Flower). */
 function plainAdd(sum: Float32Array, offset: number, values: Float32Array, weight: number): void {
-  for (let i = 0; i < values.length; i++) sum[offset + i]! += weight * values[i]!;
+  const w = Math.fround(weight);
+  for (let i = 0; i < values.length; i++) sum[offset + i] = Math.fround(sum[offset + i]! + Math.fround(w * values[i]!));
 }
 
 function sameBits(a: Float32Array, b: Float32Array): void {
@@ -94,23 +95,28 @@ describe('scaledAddInto', () => {
   });
 });
 
-describe('addMeanInto', () => {
-  it('matches base + sum / total bit for bit', () => {
+describe('finishInPlace', () => {
+  it('matches base + sum / total bit for bit, in the sum itself', () => {
     for (const elements of [1, 63, 64, 65, 99_999, 150_001]) {
-      const fast = allocateSum(elements);
-      const values = noise(elements, elements, 3);
-      scaledAddInto(fast, 0, values, 7);
-      const plainSum = new Float32Array(elements);
-      plainAdd(plainSum, 0, values, 7);
-      const base = noise(elements, 99);
       for (const offset of [0, Math.min(3, elements - 1)]) {
-        const part = base.subarray(offset);
-        const out = new Float32Array(part.length);
-        addMeanInto(out, part, fast, offset, 13);
-        const expected = new Float32Array(part.length);
-        for (let i = 0; i < part.length; i++) expected[i] = part[i]! + plainSum[offset + i]! / 13;
+        const fast = allocateSum(elements);
+        const values = noise(elements, elements, 3);
+        scaledAddInto(fast, 0, values, 7);
+        const plainSum = new Float32Array(elements);
+        plainAdd(plainSum, 0, values, 7);
+        const base = noise(elements, 99).subarray(offset);
+        const out = finishInPlace(fast, offset, base, 13);
+        const expected = new Float32Array(base.length);
+        for (let i = 0; i < base.length; i++) expected[i] = base[i]! + plainSum[offset + i]! / 13;
         sameBits(out, expected);
+        sameBits(fast.subarray(offset), expected);
+        const plainOut = finishInPlace(plainSum, offset, base, 13);
+        sameBits(plainOut, expected);
       }
     }
+  });
+
+  it('refuses a base segment outside the model', () => {
+    expect(() => finishInPlace(allocateSum(100), 50, new Float32Array(51), 1)).toThrow(/outside a model of 100/);
   });
 });

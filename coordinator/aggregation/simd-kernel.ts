@@ -1,18 +1,21 @@
 /**
  * A tiny WebAssembly SIMD module for the aggregation loops, assembled here byte by byte (the
- * module is ~200 bytes; a build-time wat2wasm step would be a heavier dependency than this file).
+ * module is ~250 bytes; a build-time wat2wasm step would be a heavier dependency than this file).
  *
- * Both loops compute in float64 and round to float32 once per element, exactly as the plain
- * JavaScript loops `sum[i] += w * v[i]` and `out[i] = base[i] + sum[i] / total` do, so the SIMD
- * path produces bit-identical models; f32x4 arithmetic would round twice and drift in the last bit.
+ *   axpy(sumPtr, valPtr, n, w):             sum[i] = f32(sum[i] + f32(w * val[i]))      (f32x4)
+ *   finish(outPtr, basePtr, sumPtr, n, t):  out[i] = f32(f64(base[i]) + f64(sum[i]) / t) (f64x2)
  *
- *   axpy(sumPtr, valPtr, n, w):             sum[i] = f32(f64(sum[i]) + w * f64(val[i]))
- *   finish(outPtr, basePtr, sumPtr, n, t):  out[i] = f32(f64(base[i]) + f64(sum[i]) / t)
+ * axpy is float32 arithmetic, as NumPy does it for Flower's aggregate(): four lanes per
+ * instruction, so it runs at memory speed. finish keeps float64 (one rounding per element) because
+ * it runs once per round and its result is the stored model. The plain loops in scaled-add.ts
+ * compute exactly the same values (a float32 add or multiply done in float64 and rounded once is
+ * the correctly rounded float32 result), so both paths give bit-identical models.
  *
  * Pointers are byte addresses in the imported memory; they need no alignment.
  */
 
 const I32 = 0x7f;
+const F32 = 0x7d;
 const F64 = 0x7c;
 const V128 = 0x7b;
 
@@ -56,17 +59,24 @@ const F32_LOAD = [0x2a, 0, 0];
 const F32_STORE = [0x38, 0, 0];
 const F64_PROMOTE = [0xbb];
 const F32_DEMOTE = [0xb6];
+const F32_ADD = [0x92];
+const F32_MUL = [0x94];
 const F64_ADD = [0xa0];
 const F64_MUL = [0xa2];
 const F64_DIV = [0xa3];
 const simd = (op: number, ...imm: number[]) => [0xfd, ...uleb(op), ...imm];
 const V_LOAD = simd(0x00, 0, 0);
 const V_STORE = simd(0x0b, 0, 0);
+const vLoadAt = (offset: number) => simd(0x00, 0, ...uleb(offset));
+const vStoreAt = (offset: number) => simd(0x0b, 0, ...uleb(offset));
 const HIGH_TO_LOW = simd(0x0d, 8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15); // i8x16.shuffle
 const JOIN_LOWS = simd(0x0d, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+const F32X4_SPLAT = simd(0x13);
 const F64X2_SPLAT = simd(0x14);
 const PROMOTE_LOW = simd(0x5f); // f64x2.promote_low_f32x4
 const DEMOTE_ZERO = simd(0x5e); // f32x4.demote_f64x2_zero
+const F32X4_ADD = simd(0xe4);
+const F32X4_MUL = simd(0xe6);
 const F64X2_ADD = simd(0xf0);
 const F64X2_MUL = simd(0xf2);
 const F64X2_DIV = simd(0xf3);
@@ -77,30 +87,36 @@ function loop(ptr: number, end: number, body: number[], bumps: number[], step: n
   return [0x02, 0x40, 0x03, 0x40, ...get(ptr), ...get(end), ...I32_GE_U, 0x0d, 1, ...body, ...bump, 0x0c, 0, 0x0b, 0x0b];
 }
 
+/** Sets local `end` to `ptr` plus 4 bytes for each of the first (n & mask) elements. */
+function endOf(ptr: number, n: number, mask: number, end: number): number[] {
+  return [...get(ptr), ...get(n), ...i32c(mask), ...I32_AND, ...i32c(2), ...I32_SHL, ...I32_ADD, ...set(end)];
+}
+
 /** Sets `endVec` to the pointer after the last whole group of 4 and `end` after the last element. */
 function ends(ptr: number, n: number, endVec: number, end: number): number[] {
-  return [
-    ...get(ptr), ...get(n), ...i32c(-4), ...I32_AND, ...i32c(2), ...I32_SHL, ...I32_ADD, ...set(endVec),
-    ...get(ptr), ...get(n), ...i32c(2), ...I32_SHL, ...I32_ADD, ...set(end),
-  ];
+  return [...endOf(ptr, n, -4, endVec), ...endOf(ptr, n, -1, end)];
 }
 
 /** f64x2 of lanes 0-1 (low) or 2-3 (high) of the f32x4 in local `v`. */
 const lanes = (v: number, high: boolean) => (high ? [...get(v), ...get(v), ...HIGH_TO_LOW, ...PROMOTE_LOW] : [...get(v), ...PROMOTE_LOW]);
 
 function axpyBody(): number[] {
-  // params: 0 sum, 1 val, 2 n, 3 w; locals: 4 endVec, 5 end (i32), 6 W, 7 S, 8 V (v128)
-  const half = (high: boolean) => [...lanes(7, high), ...lanes(8, high), ...get(6), ...F64X2_MUL, ...F64X2_ADD, ...DEMOTE_ZERO];
-  const vector = [...get(1), ...V_LOAD, ...set(8), ...get(0), ...V_LOAD, ...set(7), ...get(0), ...half(false), ...half(true), ...JOIN_LOWS, ...V_STORE];
-  const scalar = [...get(0), ...get(0), ...F32_LOAD, ...F64_PROMOTE, ...get(1), ...F32_LOAD, ...F64_PROMOTE, ...get(3), ...F64_MUL, ...F64_ADD, ...F32_DEMOTE, ...F32_STORE];
+  // params: 0 sum, 1 val, 2 n, 3 w (f32); locals: 4 end16, 5 end4, 6 end (i32), 7 W (v128)
+  // sum[k] = sum[k] + W * val[k] on the 16 bytes at byte offset `at` from both pointers.
+  const step = (at: number) => [...get(0), ...get(0), ...vLoadAt(at), ...get(1), ...vLoadAt(at), ...get(7), ...F32X4_MUL, ...F32X4_ADD, ...vStoreAt(at)];
+  const scalar = [...get(0), ...get(0), ...F32_LOAD, ...get(1), ...F32_LOAD, ...get(3), ...F32_MUL, ...F32_ADD, ...F32_STORE];
   const code = [
-    ...ends(1, 2, 4, 5),
-    ...get(3), ...F64X2_SPLAT, ...set(6),
-    ...loop(1, 4, vector, [0, 1], 16),
-    ...loop(1, 5, scalar, [0, 1], 4),
+    ...endOf(1, 2, -16, 4),
+    ...endOf(1, 2, -4, 5),
+    ...endOf(1, 2, -1, 6),
+    ...get(3), ...F32X4_SPLAT, ...set(7),
+    // Four vectors per turn: the loop's own bookkeeping would otherwise cost as much as the work.
+    ...loop(1, 4, [...step(0), ...step(16), ...step(32), ...step(48)], [0, 1], 64),
+    ...loop(1, 5, step(0), [0, 1], 16),
+    ...loop(1, 6, scalar, [0, 1], 4),
     0x0b,
   ];
-  const locals = vec([[2, I32], [3, V128]]);
+  const locals = vec([[3, I32], [1, V128]]);
   return [...uleb(locals.length + code.length), ...locals, ...code];
 }
 
@@ -122,7 +138,7 @@ function finishBody(): number[] {
 
 function assemble(shared: boolean): Uint8Array {
   const types = section(1, vec([
-    [0x60, ...vec([[I32], [I32], [I32], [F64]]), 0],
+    [0x60, ...vec([[I32], [I32], [I32], [F32]]), 0],
     [0x60, ...vec([[I32], [I32], [I32], [I32], [F64]]), 0],
   ]));
   // Memory limits 0..65536 pages accept any memory the caller provides.
@@ -135,6 +151,7 @@ function assemble(shared: boolean): Uint8Array {
 }
 
 export interface SimdExports {
+  /** `weight` is used as float32. */
   axpy(sumPtr: number, valPtr: number, n: number, weight: number): void;
   finish(outPtr: number, basePtr: number, sumPtr: number, n: number, total: number): void;
 }

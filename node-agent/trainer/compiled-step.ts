@@ -76,6 +76,8 @@ function build(model: tf.LayersModel): CompiledStep | null {
     const kind = layer.getClassName();
     if (!SUPPORTED.has(kind)) return null;
     if (kind === 'InputLayer') continue;
+    // Frozen layers (fine-tuning a pretrained model) keep tfjs-layers' own semantics.
+    if (!layer.trainable && layer.weights.length > 0) return null;
     const node = layer.inboundNodes.find((n) => n.inputTensors.every((t: Sym) => known.has(t.id)));
     if (!node || node.outputTensors.length !== 1) return null;
     const cfg = layer.getConfig() as Record<string, any>;

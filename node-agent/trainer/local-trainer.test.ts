@@ -45,10 +45,13 @@ describe('local trainer', () => {
     const val = brightVsDark(40, 2);
     const model = buildModel({ arch: 'cnn-small', inputShape: [SIZE, SIZE, 1], classes: 2 }, 1);
     const baseline = tf.memory().numTensors;
+    // WASM kernels that bypass the engine would leak backend buffers without changing numTensors.
+    const buffers = tf.backend().numDataIds();
     const losses: number[] = [];
     const result = await trainClassifier(model, train, { ...opts, epochs: 3, onProgress: (p) => losses.push(p.loss) });
     const probs = await predictProbabilities(model, val);
     expect(tf.memory().numTensors).toBe(baseline);
+    expect(tf.backend().numDataIds()).toBe(buffers);
     expect(result.examples).toBe(3 * 96);
     expect(losses.length).toBe(3 * 6);
     expect(result.loss).toBeLessThan(losses[0] * 0.7);
@@ -133,6 +136,7 @@ describe('local trainer', () => {
     const model = buildModel({ arch: 'cnn-small', inputShape: [SIZE, SIZE, 1], classes: 2 }, 5);
     const before = tf.memory().numTensors;
     const result = await trainClassifier(model, train, { ...opts, epochs: 3, threads: 2 });
+    expect(result.threads).toBe(2);
     expect(tf.memory().numTensors).toBe(before);
     const probs = await predictProbabilities(model, brightVsDark(40, 8));
     expect(result.loss).toBeLessThan(0.5);

@@ -1,11 +1,13 @@
+import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import type { ImageSet } from '../../shared/data/types.js';
-import { availableParallelism } from 'node:os';
 import { currentBackend } from '../../shared/model/backend.js';
 import { batchPixels, checkCompatible, predictProbabilities, yieldToEventLoop } from '../../shared/model/predict.js';
 import { compileTrainingStep, type CompiledStep } from './compiled-step.js';
+import { FlatOptimizer } from './flat-optimizer.js';
+import { flatten, setFlatWeights } from './flat-weights.js';
 import { getGradientPool, shutdownTrainingWorkers, type GradientPool } from './gradient-pool.js';
-import { parallelTrainBatch } from './parallel-step.js';
+import { parallelGradients } from './parallel-step.js';
 
 export { checkCompatible, predictProbabilities, yieldToEventLoop };
 
@@ -39,6 +41,8 @@ export interface TrainResult {
   /** Examples processed, over all epochs. */
   examples: number;
   seconds: number;
+  /** Threads that computed gradients (1 unless the data-parallel fast path ran). */
+  threads?: number;
 }
 
 /** Small, fast, seedable PRNG (mulberry32) so shuffles are reproducible across sites and runs. */
@@ -94,30 +98,72 @@ export function makeBatch(data: ImageSet, indices: ArrayLike<number>): { x: tf.T
   return { x: batchPixels(data, indices), y: tf.tensor2d(onehot, [indices.length, data.classes]) };
 }
 
-export function makeOptimizer(kind: 'adam' | 'sgd', learningRate: number): tf.Optimizer {
-  return kind === 'sgd' ? tf.train.sgd(learningRate) : tf.train.adam(learningRate);
+/** Runs one optimiser step on the examples `idx` and returns the batch's mean loss. */
+interface Stepper {
+  run(idx: Int32Array): Promise<number>;
+  dispose(): void;
+}
+
+/** Generic path: tfjs autodiff through the layers in training mode, tfjs optimiser. */
+function autodiffStepper(model: tf.LayersModel, data: ImageSet, kind: 'adam' | 'sgd', learningRate: number): Stepper {
+  const optimizer = kind === 'sgd' ? tf.train.sgd(learningRate) : tf.train.adam(learningRate);
+  const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  return {
+    async run(idx) {
+      const { x, y } = makeBatch(data, idx);
+      try {
+        const loss = tf.tidy(() =>
+          optimizer.minimize(() => {
+            const p = model.apply(x, { training: true }) as tf.Tensor;
+            return tf.mean(tf.metrics.categoricalCrossentropy(y, p)) as tf.Scalar;
+          }, true, vars)!,
+        );
+        const value = (await loss.data())[0];
+        loss.dispose();
+        return value;
+      } finally {
+        tf.dispose([x, y]);
+      }
+    },
+    dispose: () => optimizer.dispose(),
+  };
 }
 
 /**
- * One optimiser step. Uses the hand-derived step when the model's layers allow it (several times
- * faster on WASM), otherwise tfjs autodiff through the layers in training mode.
+ * Fast path: the hand-derived step (optionally data-parallel over worker threads) and a flat JS
+ * optimiser. Only this function writes the trainable weights while it runs, so it keeps them in
+ * one vector and writes them back after each update.
  */
-export function trainBatch(
-  model: tf.LayersModel, optimizer: tf.Optimizer, compiled: CompiledStep | null, x: tf.Tensor, y: tf.Tensor,
-): tf.Scalar {
-  if (compiled) {
-    const { loss, grads } = compiled.gradients(x, y);
-    optimizer.applyGradients(grads);
-    tf.dispose(Object.values(grads));
-    return loss;
-  }
-  const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  return tf.tidy(() =>
-    optimizer.minimize(() => {
-      const p = model.apply(x, { training: true }) as tf.Tensor;
-      return tf.mean(tf.metrics.categoricalCrossentropy(y, p)) as tf.Scalar;
-    }, true, vars)!,
-  );
+function compiledStepper(
+  compiled: CompiledStep, model: tf.LayersModel, data: ImageSet, kind: 'adam' | 'sgd', learningRate: number, pool: GradientPool | null,
+): Stepper {
+  const weights = flatten(compiled.variables);
+  const optimizer = new FlatOptimizer(kind, learningRate, weights.length);
+  return {
+    async run(idx) {
+      let loss: number;
+      let grads: Float32Array;
+      if (pool && idx.length >= 2 * MIN_SHARD) {
+        try {
+          ({ loss, grads } = await parallelGradients(model, compiled, pool, data, idx));
+        } catch (err) {
+          await shutdownTrainingWorkers();
+          throw err;
+        }
+      } else {
+        const { x, y } = makeBatch(data, idx);
+        const r = compiled.gradients(x, y);
+        tf.dispose([x, y]);
+        grads = flatten(compiled.variables.map((v) => r.grads[v.name]));
+        loss = r.loss.dataSync()[0];
+        tf.dispose([r.loss, ...Object.values(r.grads)]);
+      }
+      optimizer.step(weights, grads);
+      setFlatWeights(compiled.variables, weights);
+      return loss;
+    },
+    dispose: () => {},
+  };
 }
 
 export async function trainClassifier(model: tf.LayersModel, data: ImageSet, opts: TrainOptions): Promise<TrainResult> {
@@ -128,15 +174,23 @@ export async function trainClassifier(model: tf.LayersModel, data: ImageSet, opt
   if (data.count === 0) throw new Error('cannot train on an empty image set');
   const started = performance.now();
   const random = seededRandom(opts.seed);
-  const optimizer = makeOptimizer(opts.optimizer ?? 'adam', opts.learningRate);
   const compiled = compileTrainingStep(model);
   checkLabels(data);
   const threads = compiled ? resolveThreads(opts.threads, opts.batchSize) : 1;
   let pool: GradientPool | null = null;
   if (threads > 1) {
-    // Topology only: the weights travel with every step.
-    pool = await getGradientPool(model.toJSON(null, false) as object, tf.getBackend(), threads - 1);
+    try {
+      // Topology only: the weights travel with every step.
+      pool = await getGradientPool(model.toJSON(null, false) as object, tf.getBackend(), threads - 1);
+    } catch {
+      // Worker threads are an optimisation: if they cannot start here, train on this thread.
+      pool = null;
+    }
   }
+  const kind = opts.optimizer ?? 'adam';
+  const stepper = compiled
+    ? compiledStepper(compiled, model, data, kind, opts.learningRate, pool)
+    : autodiffStepper(model, data, kind, opts.learningRate);
   const batches = Math.ceil(data.count / opts.batchSize);
   let examples = 0;
   let epochLoss = 0;
@@ -147,25 +201,7 @@ export async function trainClassifier(model: tf.LayersModel, data: ImageSet, opt
       for (let b = 0; b < batches; b++) {
         throwIfAborted(opts.signal);
         const idx = order.subarray(b * opts.batchSize, Math.min(data.count, (b + 1) * opts.batchSize));
-        let loss: number;
-        if (pool && compiled && idx.length >= 2 * MIN_SHARD) {
-          try {
-            loss = await parallelTrainBatch(model, optimizer, compiled, pool, data, idx);
-          } catch (err) {
-            await shutdownTrainingWorkers();
-            throw err;
-          }
-        } else {
-          const { x, y } = makeBatch(data, idx);
-          try {
-            const lossT = trainBatch(model, optimizer, compiled, x, y);
-            loss = (await lossT.data())[0];
-            lossT.dispose();
-          } finally {
-            x.dispose();
-            y.dispose();
-          }
-        }
+        const loss = await stepper.run(idx);
         lossSum += loss * idx.length;
         examples += idx.length;
         opts.onProgress?.({ epoch: epoch + 1, epochs: opts.epochs, batch: b + 1, batches, loss });
@@ -174,9 +210,9 @@ export async function trainClassifier(model: tf.LayersModel, data: ImageSet, opt
       epochLoss = lossSum / data.count;
     }
   } finally {
-    optimizer.dispose();
+    stepper.dispose();
   }
-  return { loss: epochLoss, examples, seconds: (performance.now() - started) / 1000 };
+  return { loss: epochLoss, examples, seconds: (performance.now() - started) / 1000, threads: pool ? pool.size + 1 : 1 };
 }
 
 function throwIfAborted(signal: AbortSignal | undefined): void {

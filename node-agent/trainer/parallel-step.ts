@@ -36,9 +36,13 @@ export function splitShards(idx: Int32Array, parts: number): Int32Array[] {
   return out;
 }
 
-export async function parallelTrainBatch(
-  model: tf.LayersModel, optimizer: tf.Optimizer, compiled: CompiledStep, pool: GradientPool, data: ImageSet, idx: Int32Array,
-): Promise<number> {
+/**
+ * Gradient of the batch-mean loss over `idx` (flat, in `compiled.variables` order) and that loss,
+ * computed data-parallel; leaves the model's batch-norm moving statistics averaged over shards.
+ */
+export async function parallelGradients(
+  model: tf.LayersModel, compiled: CompiledStep, pool: GradientPool, data: ImageSet, idx: Int32Array,
+): Promise<{ loss: number; grads: Float32Array }> {
   const shards = splitShards(idx, pool.size + 1);
   const weights = flatten(model.weights.map((w) => w.read()));
   const pending = pool.step(weights, shards.slice(1).map((s) => shardPayload(data, s)));
@@ -46,34 +50,25 @@ export async function parallelTrainBatch(
   const own = shardPayload(data, shards[0]);
   const x = tf.tensor4d(own.pixels, own.shape);
   const y = tf.tensor2d(own.onehot, [shards[0].length, data.classes]);
-  const { loss, grads } = compiled.gradients(x, y);
+  const { loss, grads: named } = compiled.gradients(x, y);
   tf.dispose([x, y]);
-  const ownGrads = flatten(compiled.variables.map((v) => grads[v.name]));
+  const grads = flatten(compiled.variables.map((v) => named[v.name]));
   let lossSum = loss.dataSync()[0] * shards[0].length;
-  tf.dispose([loss, ...Object.values(grads)]);
+  tf.dispose([loss, ...Object.values(named)]);
   const stateVars = model.nonTrainableWeights.map((w) => w.read() as tf.Variable);
   const state = flatten(stateVars);
 
   const replies = await Promise.all(pending);
   const n = idx.length;
   const w0 = shards[0].length / n;
-  for (let i = 0; i < ownGrads.length; i++) ownGrads[i] *= w0;
+  for (let i = 0; i < grads.length; i++) grads[i] *= w0;
   for (let i = 0; i < state.length; i++) state[i] *= w0;
   replies.forEach((r, k) => {
     const wk = shards[k + 1].length / n;
-    for (let i = 0; i < ownGrads.length; i++) ownGrads[i] += wk * r.grads[i];
+    for (let i = 0; i < grads.length; i++) grads[i] += wk * r.grads[i];
     for (let i = 0; i < state.length; i++) state[i] += wk * r.state[i];
     lossSum += r.loss * shards[k + 1].length;
   });
   if (stateVars.length) setFlatWeights(stateVars, state);
-
-  const named: tf.NamedTensorMap = {};
-  let off = 0;
-  for (const v of compiled.variables) {
-    named[v.name] = tf.tensor(ownGrads.subarray(off, off + v.size), v.shape);
-    off += v.size;
-  }
-  optimizer.applyGradients(named);
-  tf.dispose(Object.values(named));
-  return lossSum / n;
+  return { loss: lossSum / n, grads };
 }

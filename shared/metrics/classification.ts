@@ -172,8 +172,11 @@ function sortedOrder(scores: ArrayLike<number>, ascending: boolean): Int32Array 
     if (Number.isNaN(scores[i])) return null;
     order[i] = i;
   }
-  const sign = ascending ? 1 : -1;
-  order.sort((a, b) => sign * (scores[a] - scores[b]));
+  // Comparisons rather than subtraction: Infinity - Infinity would be NaN and corrupt the sort.
+  order.sort((a, b) => {
+    const d = scores[a] < scores[b] ? -1 : scores[a] > scores[b] ? 1 : 0;
+    return ascending ? d : -d;
+  });
   return order;
 }
 

@@ -24,6 +24,10 @@ describe('faster WASM kernels agree with the CPU backend', () => {
     { shape: [4, 3, 2], axes: [1, 0], keepDims: false },
     { shape: [4, 3, 2], axes: [0, 1, 2], keepDims: false },
     { shape: [4, 3, 2], axes: [1, 2], keepDims: false },
+    { shape: [3, 5, 4, 6], axes: [1, 2], keepDims: true },
+    { shape: [3, 5, 4, 6], axes: [2, 1], keepDims: false },
+    { shape: [3, 5, 4, 6], axes: [3], keepDims: false },
+    { shape: [3, 5, 4, 6], axes: [0, 2], keepDims: false },
   ])('Sum and Mean over $axes of $shape (keepDims $keepDims)', async ({ shape, axes, keepDims }) => {
     await compare(() => tf.sum(rand(shape, 1), axes, keepDims));
     await compare(() => tf.mean(rand(shape, 2), axes, keepDims));

@@ -1,12 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 
 /*
- * Replacements for WASM-backend kernels that dominate a training step although they do little
- * arithmetic. tfjs 4.22's WASM Sum/Mean transpose the input so reduced axes are innermost, its
- * FusedBatchNorm broadcasts per element and its MaxPoolGrad rescans every window per input pixel;
- * each costs 10-50x a straight pass over memory. The versions here are single passes in JS over the
- * WASM heap (V8 compiles such loops to within ~2x of native) and fall back to the original kernel
- * for layouts they do not cover.
+ * Replacements for WASM-backend kernels that cost far more than their arithmetic in a training step:
+ * tfjs 4.22's WASM Sum/Mean transpose the input so reduced axes are innermost (3-5x a pooling pass),
+ * its FusedBatchNorm broadcasts per element, and its MaxPoolGrad is a scalar loop several times slower
+ * than the JS one here. Each replacement either maps the work onto an XNNPACK kernel that does it in
+ * one vectorised pass or is a single JS pass over the WASM heap, and falls back to the original
+ * kernel for layouts it does not cover.
  */
 
 type Info = tf.TensorInfo;
@@ -14,6 +14,7 @@ type KernelArgs = Parameters<tf.KernelFunc>[0];
 
 interface WasmBackend {
   makeOutput(shape: number[], dtype: string): Info;
+  disposeData(dataId: object): boolean;
   typedArrayFromHeap(info: Info): Float32Array | Int32Array | Uint8Array;
 }
 
@@ -28,68 +29,78 @@ function size(shape: number[]): number {
   return n;
 }
 
-/** Number of leading axes reduced when `axes` are exactly 0..k-1, else -1. */
-function leadingAxes(axis: number | number[], rank: number): number {
-  const axes = (Array.isArray(axis) ? axis : [axis]).map((a) => (a < 0 ? a + rank : a)).sort((a, b) => a - b);
-  for (let i = 0; i < axes.length; i++) if (axes[i] !== i) return -1;
-  return axes.length;
+/** [first, last] when the reduced axes form one contiguous block, else null. */
+function contiguousAxes(axis: number | number[] | null | undefined, shape: number[]): [number, number] | null {
+  const axes = tf.util.parseAxisParam(axis ?? shape.map((_, i) => i), shape).sort((a, b) => a - b);
+  if (axes.length === 0) return null;
+  for (let i = 1; i < axes.length; i++) if (axes[i] !== axes[i - 1] + 1) return null;
+  return [axes[0], axes[axes.length - 1]];
 }
 
-function reduceLeading(original: tf.KernelFunc, mean: boolean): tf.KernelFunc {
+function reduceBlock(original: tf.KernelFunc, mean: boolean): tf.KernelFunc {
   const avgPool = tf.getKernel('AvgPool', 'wasm')!.kernelFunc;
   return (args: KernelArgs) => {
     const { x } = args.inputs as { x: Info };
     const { axis, keepDims } = args.attrs as unknown as { axis: number | number[]; keepDims: boolean };
-    const rank = x.shape.length;
-    const k = leadingAxes(axis, rank);
-    const rows = size(x.shape.slice(0, Math.max(k, 0)));
-    if (x.dtype !== 'float32' || k <= 0 || rows < 2 || size(x.shape) === 0) return original(args);
+    const block = contiguousAxes(axis, x.shape);
+    if (x.dtype !== 'float32' || !block || size(x.shape) === 0) return original(args);
+    const [first, last] = block;
+    const outer = size(x.shape.slice(0, first));
+    const rows = size(x.shape.slice(first, last + 1));
+    const inner = size(x.shape.slice(last + 1));
+    if (rows < 2) return original(args);
     const backend = args.backend as WasmBackend & tf.KernelBackend;
-    const cols = size(x.shape.slice(k));
-    const outShape = keepDims ? x.shape.map((d, i) => (i < k ? 1 : d)) : x.shape.slice(k);
-    // Reducing the leading axes of a channels-last tensor is a global average pool over
-    // (1, rows, 1, cols): XNNPACK's SIMD pooling, with no transpose.
+    const outShape = keepDims ? x.shape.map((d, i) => (i >= first && i <= last ? 1 : d)) : x.shape.filter((_, i) => i < first || i > last);
+    // Reducing a contiguous block of axes is an average pool over (outer, rows, 1, inner): XNNPACK's
+    // SIMD pooling, with no transpose.
     const avg = avgPool({
-      inputs: { x: { dataId: x.dataId, shape: [1, rows, 1, cols], dtype: 'float32' } },
+      inputs: { x: { dataId: x.dataId, shape: [outer, rows, 1, inner], dtype: 'float32' } },
       backend,
       attrs: { filterSize: [rows, 1], strides: [1, 1], pad: 'valid', dimRoundingMode: undefined } as unknown as tf.NamedAttrMap,
     }) as Info;
     if (!mean) {
       const v = f32(backend, avg);
-      for (let c = 0; c < cols; c++) v[c] *= rows;
+      for (let i = 0; i < v.length; i++) v[i] *= rows;
     }
     return { dataId: avg.dataId, shape: outShape, dtype: 'float32' };
   };
 }
 
 function fusedBatchNorm(original: tf.KernelFunc): tf.KernelFunc {
+  const depthwise = tf.getKernel('FusedDepthwiseConv2D', 'wasm')!.kernelFunc;
   return (args: KernelArgs) => {
     const { x, mean, variance, offset, scale } = args.inputs as Record<string, Info | undefined>;
     const { varianceEpsilon } = args.attrs as unknown as { varianceEpsilon: number };
     const channels = x!.shape[x!.shape.length - 1];
     const perChannel = (t: Info | undefined) => t == null || size(t.shape) === channels || size(t.shape) === 1;
-    if (x!.dtype !== 'float32' || ![mean, variance, offset, scale].every(perChannel)) return original(args);
-    const backend = args.backend as WasmBackend;
-    const out = backend.makeOutput(x!.shape, 'float32');
-    const vec = (t: Info | undefined, dflt: number): Float64Array => {
-      const v = new Float64Array(channels).fill(dflt);
-      if (t) {
-        const a = f32(backend, t);
-        for (let c = 0; c < channels; c++) v[c] = a.length === 1 ? a[0] : a[c];
-      }
-      return v;
+    if (x!.dtype !== 'float32' || x!.shape.length !== 4 || ![mean, variance, offset, scale].every(perChannel)) return original(args);
+    const backend = args.backend as WasmBackend & tf.KernelBackend;
+    // Normalisation folded into one multiply-add per channel, x * a + b, run as a 1x1 depthwise
+    // convolution (XNNPACK's vectorised per-channel multiply-add).
+    const filter = backend.makeOutput([1, 1, channels, 1], 'float32');
+    const bias = backend.makeOutput([channels], 'float32');
+    const read = (t: Info | undefined, dflt: number) => {
+      const a = t ? f32(backend, t) : null;
+      return (c: number) => (a ? (a.length === 1 ? a[0] : a[c]) : dflt);
     };
-    const m = vec(mean, 0);
-    const mul = vec(scale, 1);
-    const add = vec(offset, 0);
-    const vr = vec(variance, 1);
-    for (let c = 0; c < channels; c++) mul[c] /= Math.sqrt(vr[c] + varianceEpsilon);
-    const src = f32(backend, x!);
-    const dst = f32(backend, out);
-    const n = src.length;
-    for (let off = 0; off < n; off += channels) {
-      for (let c = 0; c < channels; c++) dst[off + c] = (src[off + c] - m[c]) * mul[c] + add[c];
+    const m = read(mean, 0);
+    const v = read(variance, 1);
+    const g = read(scale, 1);
+    const o = read(offset, 0);
+    const fa = f32(backend, filter);
+    const fb = f32(backend, bias);
+    for (let c = 0; c < channels; c++) {
+      const a = g(c) / Math.sqrt(v(c) + varianceEpsilon);
+      fa[c] = a;
+      fb[c] = o(c) - m(c) * a;
     }
+    const out = depthwise({
+      inputs: { x: x!, filter, bias },
+      backend,
+      attrs: { strides: [1, 1], pad: 'valid', dilations: [1, 1], dataFormat: 'NHWC', dimRoundingMode: undefined, activation: 'linear' } as unknown as tf.NamedAttrMap,
+    }) as Info;
+    backend.disposeData(filter.dataId);
+    backend.disposeData(bias.dataId);
     return out;
   };
 }
@@ -176,8 +187,8 @@ function maxPoolGrad2x2(
 }
 
 const REPLACEMENTS: { kernelName: string; make: (original: tf.KernelFunc) => tf.KernelFunc }[] = [
-  { kernelName: 'Sum', make: (o) => reduceLeading(o, false) },
-  { kernelName: 'Mean', make: (o) => reduceLeading(o, true) },
+  { kernelName: 'Sum', make: (o) => reduceBlock(o, false) },
+  { kernelName: 'Mean', make: (o) => reduceBlock(o, true) },
   { kernelName: 'FusedBatchNorm', make: fusedBatchNorm },
   { kernelName: 'MaxPoolGrad', make: maxPoolGrad },
 ];

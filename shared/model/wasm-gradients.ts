@@ -1,9 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 
 /*
- * Gradient kernels that tfjs 4.22's WASM backend lacks (so conv nets cannot train on it at all), written
- * as compositions of kernels it does have. The filter gradient of a convolution is itself a
- * convolution, so the heavy lifting lands in XNNPACK's SIMD convolution rather than a JS loop.
+ * Gradient kernels that tfjs 4.22's WASM backend lacks (so conv nets cannot train on it at all), and a
+ * replacement for its Conv2DBackpropInput (a scalar C++ loop), written as compositions of kernels it
+ * does have. Convolution gradients are themselves convolutions, so the heavy lifting lands in
+ * XNNPACK's SIMD convolution rather than a JS loop.
  *
  * Kernels are called directly through the registry on TensorInfos, bypassing the engine: no tape, no
  * tensor bookkeeping, and every intermediate is released with backend.disposeData as soon as it is used.
@@ -17,13 +18,8 @@ type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [num
 function run(name: string, backend: Backend, inputs: Record<string, Info>, attrs: Record<string, unknown> = {}): Info {
   const kernel = tf.getKernel(name, 'wasm');
   if (!kernel) throw new Error(`wasm backend has no '${name}' kernel`);
-  const t0 = performance.now();
-  const r = kernel.kernelFunc({ inputs, backend, attrs: attrs as KernelArgs['attrs'] }) as Info;
-  const key = name + ' ' + Object.values(inputs).map((i) => JSON.stringify(i.shape)).join(' ');
-  DEVTIMES.set(key, (DEVTIMES.get(key) ?? 0) + performance.now() - t0);
-  return r;
+  return kernel.kernelFunc({ inputs, backend, attrs: attrs as KernelArgs['attrs'] }) as Info;
 }
-export const DEVTIMES = new Map<string, number>();
 
 function free(backend: Backend, ...infos: Info[]): void {
   for (const i of infos) backend.disposeData(i.dataId);
@@ -77,7 +73,8 @@ function transpose(backend: Backend, t: Info, perm: number[], owned: boolean): I
  *  - dy as filter: x laid out (ci, H, W, b) convolved with dy as (oh, ow, b, co), dilated by the
  *    stride (works for any stride);
  *  - x as filter (stride 1): dy laid out (co, oh, ow, b), padded, convolved with x as (H, W, b, ci);
- *    the result comes out spatially reversed.
+ *    the result comes out spatially reversed;
+ *  - a single input channel (grayscale first layers) goes through singleChannelFilterGrad.
  */
 function conv2DBackpropFilter(args: KernelArgs): Info {
   const { inputs, attrs } = args;
@@ -95,6 +92,8 @@ function conv2DBackpropFilter(args: KernelArgs): Info {
   const flipRight = kw - 1 - padInfo.right;
   const xAsFilter = sh === 1 && sw === 1 && Math.min(flipTop, flipBottom, flipLeft, flipRight) >= 0 &&
     c.inHeight * c.inWidth * c.inChannels < c.outHeight * c.outWidth * c.outChannels;
+
+  if (c.inChannels === 1 && kh * kw <= 49) return singleChannelFilterGrad(backend, x, dy, c);
 
   if (xAsFilter) {
     const dyt = transpose(backend, dy, [3, 1, 2, 0], false);
@@ -119,6 +118,32 @@ function conv2DBackpropFilter(args: KernelArgs): Info {
   });
   free(backend, xt, dyt);
   return transpose(backend, crop(backend, conv, kh, kw), [1, 2, 0, 3], true);
+}
+
+/**
+ * One input channel (grayscale first layers): gather the kh*kw patch values of every output pixel
+ * with a forward conv against one-hot filters (cheap, kh*kw outputs), then dW^T = dy^T . patches as
+ * one matrix product whose packed operand is the small patch matrix rather than dy.
+ */
+function singleChannelFilterGrad(backend: Backend, x: Info, dy: Info, c: ReturnType<typeof convInfo>): Info {
+  const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, padInfo } = c;
+  const taps = kh * kw;
+  const eye = (backend as unknown as { makeOutput(s: number[], d: string): Info }).makeOutput([kh, kw, 1, taps], 'float32');
+  const e = (backend as unknown as { typedArrayFromHeap(i: Info): Float32Array }).typedArrayFromHeap(eye);
+  e.fill(0);
+  for (let t = 0; t < taps; t++) e[t * taps + t] = 1;
+  const patches = run('Conv2D', backend, { x, filter: eye }, {
+    strides: [sh, sw], dilations: [1, 1], dataFormat: 'NHWC', dimRoundingMode: undefined,
+    pad: [[0, 0], [padInfo.top, padInfo.bottom], [padInfo.left, padInfo.right], [0, 0]],
+  });
+  free(backend, eye);
+  const pixels = c.batchSize * c.outHeight * c.outWidth;
+  const co = c.outChannels;
+  const dyT = reshape(backend, transpose(backend, dy, [3, 0, 1, 2], false), [1, co, pixels]);
+  const p3 = reshape(backend, patches, [1, pixels, taps]);
+  const prod = run('BatchMatMul', backend, { a: dyT, b: p3 }, { transposeA: false, transposeB: false });
+  free(backend, dyT, p3);
+  return reshape(backend, transpose(backend, reshape(backend, prod, [co, taps]), [1, 0], true), [kh, kw, 1, co]);
 }
 
 /**

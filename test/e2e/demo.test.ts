@@ -13,7 +13,7 @@ import { medley } from '../helpers/processes.js';
 describe('medley demo: coordinator and 3 agents as separate processes, real training', () => {
   it('runs the rounds, improves the model on held-out synthetic data, and writes the run folder', async () => {
     const out = join(await mkdtemp(join(tmpdir(), 'medley-demo-')), 'run');
-    const proc = medley(['demo', '--sites', '3', '--rounds', '2', '--count', '240', '--epochs', '2', '--out', out, '--seed', '3', '--json']);
+    const proc = medley(['demo', '--sites', '3', '--rounds', '2', '--count', '400', '--epochs', '3', '--out', out, '--seed', '3', '--json']);
     const code = await proc.exited;
     expect(code, proc.output()).toBe(0);
 
@@ -21,13 +21,13 @@ describe('medley demo: coordinator and 3 agents as separate processes, real trai
     expect(summary.backend).toBe('wasm');
     expect(summary.modelVersion).toBe(3);
     expect(summary.sites.map((s) => [s.name, s.examples])).toEqual([
-      ['site-1', 240],
-      ['site-2', 240],
-      ['site-3', 240],
+      ['site-1', 400],
+      ['site-2', 400],
+      ['site-3', 400],
     ]);
     expect(summary.rounds.map((r) => [r.round, r.sites, r.examples])).toEqual([
-      [1, 3, 720],
-      [2, 3, 720],
+      [1, 3, 1200],
+      [2, 3, 1200],
     ]);
     for (const r of summary.rounds) {
       expect(r.seconds).toBeGreaterThan(0);
@@ -35,7 +35,7 @@ describe('medley demo: coordinator and 3 agents as separate processes, real trai
       expect(r.siteMetrics).toHaveLength(3);
     }
     // The progress display reported epochs and bytes on stderr.
-    expect(proc.output()).toMatch(/site-1: training epoch 2\/2/);
+    expect(proc.output()).toMatch(/site-1: training epoch 3\/3/);
     expect(proc.output()).toMatch(/round 2 closed/);
 
     // Score the initial model (version 1) on the same held-out set the coordinator used.
