@@ -23,13 +23,14 @@ async function* segmentsOf(values: Float32Array): AsyncGenerator<UpdateSegment> 
 }
 
 /**
- * One whole aggregation; returns seconds and the new model. `concurrent` folds the updates as the
- * coordinator does when they arrive together (Round.fold runs one accept per upload, in
- * parallel, so their segments interleave); otherwise one update after another.
+ * One whole aggregation (one round); returns seconds and the new model. `concurrent` folds the
+ * updates as the coordinator does when they arrive together (Round.fold runs one accept per
+ * upload, in parallel, so their segments interleave); otherwise one update after another. Like
+ * the coordinator, one strategy object serves every round (it reuses the previous round's sum).
  */
-async function aggregateOnce(updates: Float32Array[], base: Float32Array, concurrent: boolean, keep: boolean): Promise<{ seconds: number; model: Float32Array | null }> {
+async function aggregateOnce(strategy: FedAvg, updates: Float32Array[], base: Float32Array, concurrent: boolean, keep: boolean): Promise<{ seconds: number; model: Float32Array | null }> {
   const started = performance.now();
-  const agg = new FedAvg().begin(base.length);
+  const agg = strategy.begin(base.length);
   const accepts = updates.map((u, i) => () => agg.accept({ site: `site-${i}`, weight: UPDATES[i]!, segments: segmentsOf(u) }));
   if (concurrent) await Promise.all(accepts.map((a) => a()));
   else for (const accept of accepts) await accept();
@@ -91,7 +92,8 @@ export async function benchAggregation({ quick, log }: BenchOptions): Promise<Be
   log(`aggregation: generating ${UPDATES.length} updates of ${params / 1e6} M float32 (${updateMiB.toFixed(0)} MiB)`);
   const updates = UPDATES.map((_, i) => fillNoise(new Float32Array(params), 1000 + i, 0.01));
   const base = fillNoise(new Float32Array(params), 999, 0.05);
-  const first = await aggregateOnce(updates, base, true, true);
+  const strategy = new FedAvg();
+  const first = await aggregateOnce(strategy, updates, base, true, true);
   const problem = checkModel(first.model!, updates, base);
   if (problem) throw new Error(`FedAvg produced a wrong model: ${problem}`);
 
@@ -105,7 +107,7 @@ export async function benchAggregation({ quick, log }: BenchOptions): Promise<Be
   try {
     for (let r = 0; r < reps; r++) {
       log(`aggregation: run ${r + 1}/${reps}: Medley FedAvg${numpy.peer && !peerError ? ', NumPy' : ''}`);
-      concurrent.push((await aggregateOnce(updates, base, true, false)).seconds);
+      concurrent.push((await aggregateOnce(strategy, updates, base, true, false)).seconds);
       for (const layout of layouts) {
         if (!numpy.peer || peerError) break;
         try {
@@ -114,7 +116,7 @@ export async function benchAggregation({ quick, log }: BenchOptions): Promise<Be
           peerError = (err as Error).message;
         }
       }
-      sequential.push((await aggregateOnce(updates, base, false, false)).seconds);
+      sequential.push((await aggregateOnce(strategy, updates, base, false, false)).seconds);
       copies.push(copyOnce(updates, params));
     }
   } finally {
@@ -138,7 +140,7 @@ export async function benchAggregation({ quick, log }: BenchOptions): Promise<Be
     target: 'at least 3x NumPy',
     met: ratio !== null && ratio >= 3,
     ...(peer === null ? { peerSkipped: peerError ?? 'NumPy produced no result' } : {}),
-    mode: 'updates folded as they arrive together (one FedAvg.accept per update, in parallel, 1 MiB segments), then finishSegment over the base; median of runs alternating with NumPy',
+    mode: 'updates folded as they arrive together (one FedAvg.accept per update, in parallel, 1 MiB segments), then finishSegment over the base; one FedAvg object for all runs, as in the coordinator; median of runs alternating with NumPy',
     sequential_mib_s: round(updateMiB / median(sequential), 0),
     sequential_ratio: peer ? round(updateMiB / median(sequential) / peer, 2) : null,
     memcpy_mib_s: round(updateMiB / median(copies), 0),

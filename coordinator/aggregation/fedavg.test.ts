@@ -30,3 +30,27 @@ describe('FedAvg', () => {
     await expect(agg.accept({ site: 'x', weight: 1, segments: segments(new Float32Array(3), 3) })).rejects.toThrow(/outside a model of 2/);
   });
 });
+
+describe('FedAvg across rounds', () => {
+  it('reuses a finished round\'s sum for the next round, zeroed, and retires the old aggregate', async () => {
+    const strategy = new FedAvg();
+    const first = strategy.begin(300);
+    await first.accept({ site: 'a', weight: 2, segments: segments(new Float32Array(300).fill(3), 128) });
+    const out = first.finishSegment(0, new Float32Array(300).fill(1));
+    expect(out[299]).toBe(4);
+    const second = strategy.begin(300);
+    expect(() => first.finishSegment(0, new Float32Array(300))).toThrow(/reused by a later round/);
+    await second.accept({ site: 'a', weight: 1, segments: segments(new Float32Array(300).fill(-1), 100) });
+    expect([...second.finishSegment(0, new Float32Array(300).fill(1))].every((v) => v === 0)).toBe(true);
+  });
+
+  it('keeps an unfinished aggregate usable when the next round begins', async () => {
+    const strategy = new FedAvg();
+    const abandoned = strategy.begin(100);
+    await abandoned.accept({ site: 'a', weight: 1, segments: segments(new Float32Array(100).fill(2), 100) });
+    const next = strategy.begin(100);
+    await next.accept({ site: 'b', weight: 1, segments: segments(new Float32Array(100).fill(5), 100) });
+    expect(abandoned.finishSegment(0, new Float32Array(100))[0]).toBe(2);
+    expect(next.finishSegment(0, new Float32Array(100))[0]).toBe(5);
+  });
+});

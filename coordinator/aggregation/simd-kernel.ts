@@ -68,6 +68,8 @@ const simd = (op: number, ...imm: number[]) => [0xfd, ...uleb(op), ...imm];
 const V_LOAD = simd(0x00, 0, 0);
 const V_STORE = simd(0x0b, 0, 0);
 const vLoadAt = (offset: number) => simd(0x00, 0, ...uleb(offset));
+const load64Zero = (offset: number) => simd(0x5d, 0, ...uleb(offset)); // v128.load64_zero
+const store64Lane0 = (offset: number) => simd(0x5b, 0, ...uleb(offset), 0); // v128.store64_lane, lane 0
 const vStoreAt = (offset: number) => simd(0x0b, 0, ...uleb(offset));
 const HIGH_TO_LOW = simd(0x0d, 8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15); // i8x16.shuffle
 const JOIN_LOWS = simd(0x0d, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
@@ -121,18 +123,28 @@ function axpyBody(): number[] {
 }
 
 function finishBody(): number[] {
-  // params: 0 out, 1 base, 2 sum, 3 n, 4 total; locals: 5 endVec, 6 end (i32), 7 T, 8 B, 9 S (v128)
-  const half = (high: boolean) => [...lanes(8, high), ...lanes(9, high), ...get(7), ...F64X2_DIV, ...F64X2_ADD, ...DEMOTE_ZERO];
-  const vector = [...get(1), ...V_LOAD, ...set(8), ...get(2), ...V_LOAD, ...set(9), ...get(0), ...half(false), ...half(true), ...JOIN_LOWS, ...V_STORE];
+  // params: 0 out, 1 base, 2 sum, 3 n, 4 total; locals: 5 end8, 6 end2, 7 end (i32), 8 T (v128)
+  // Two elements at a time: each pair is loaded straight into the low half (no shuffles, which
+  // would compete with the conversions for the same execution port) and stored from there.
+  const pair = (at: number) => [
+    ...get(0),
+    ...get(1), ...load64Zero(at), ...PROMOTE_LOW,
+    ...get(2), ...load64Zero(at), ...PROMOTE_LOW,
+    ...get(8), ...F64X2_DIV, ...F64X2_ADD, ...DEMOTE_ZERO,
+    ...store64Lane0(at),
+  ];
   const scalar = [...get(0), ...get(1), ...F32_LOAD, ...F64_PROMOTE, ...get(2), ...F32_LOAD, ...F64_PROMOTE, ...get(4), ...F64_DIV, ...F64_ADD, ...F32_DEMOTE, ...F32_STORE];
   const code = [
-    ...ends(1, 3, 5, 6),
-    ...get(4), ...F64X2_SPLAT, ...set(7),
-    ...loop(1, 5, vector, [0, 1, 2], 16),
-    ...loop(1, 6, scalar, [0, 1, 2], 4),
+    ...endOf(1, 3, -8, 5),
+    ...endOf(1, 3, -2, 6),
+    ...endOf(1, 3, -1, 7),
+    ...get(4), ...F64X2_SPLAT, ...set(8),
+    ...loop(1, 5, [...pair(0), ...pair(8), ...pair(16), ...pair(24)], [0, 1, 2], 32),
+    ...loop(1, 6, pair(0), [0, 1, 2], 8),
+    ...loop(1, 7, scalar, [0, 1, 2], 4),
     0x0b,
   ];
-  const locals = vec([[2, I32], [3, V128]]);
+  const locals = vec([[3, I32], [1, V128]]);
   return [...uleb(locals.length + code.length), ...locals, ...code];
 }
 
