@@ -1,20 +1,10 @@
 import type { Command } from 'commander';
-import { runDemo } from '../demo/run-demo.js';
+import { runDemo, type DemoOptions } from '../demo/run-demo.js';
 import { formatMetric } from '../progress/format.js';
 import { nonNegativeInt, positiveInt, positiveNumber } from './parse.js';
 
-interface DemoFlags {
-  sites: number;
-  rounds: number;
-  data: string;
+interface DemoFlags extends Omit<DemoOptions, 'out' | 'log'> {
   out?: string;
-  seed: number;
-  epochs: number;
-  batchSize: number;
-  lr: number;
-  model: string;
-  partition: string;
-  count?: number;
   json?: boolean;
 }
 

@@ -4,7 +4,7 @@ import type { InitialModel } from '../../coordinator/index.js';
 /** Builds the initial global model: a zoo architecture, or a user's pretrained TF.js model. */
 export async function initialModel(model: string, input: string, classes: number, seed: number): Promise<InitialModel> {
   const m = await import('../../shared/model/index.js');
-  await m.selectBackend({ prefer: 'cpu' });
+  await m.selectBackend();
   let net;
   let spec: Record<string, unknown>;
   if (existsSync(model) && (statSync(model).isDirectory() || model.endsWith('.json'))) {

@@ -7,16 +7,21 @@ import type { Writable } from 'node:stream';
  */
 export async function writeMessage(stream: Writable, message: unknown): Promise<void> {
   if (stream.destroyed || stream.writableEnded) throw new Error('stream closed before all data was sent');
-  if (!stream.write(message)) {
+  if (stream.write(message)) return;
+  // The listeners of the losing events must go, or every full buffer leaves two behind.
+  const settled = new AbortController();
+  try {
     await Promise.race([
-      once(stream, 'drain'),
-      once(stream, 'close').then(() => {
+      once(stream, 'drain', { signal: settled.signal }),
+      once(stream, 'close', { signal: settled.signal }).then(() => {
         throw new Error('stream closed before all data was sent');
       }),
-      once(stream, 'error').then(([err]) => {
+      once(stream, 'error', { signal: settled.signal }).then(([err]) => {
         throw err;
       }),
     ]);
+  } finally {
+    settled.abort();
   }
 }
 
