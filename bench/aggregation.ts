@@ -1,4 +1,5 @@
 import { FedAvg } from '../coordinator/aggregation/index.js';
+import { helperPieces, setAggregationThreads } from '../coordinator/aggregation/scaled-add.js';
 import type { UpdateSegment } from '../coordinator/aggregation/index.js';
 import type { BenchResult } from './result.js';
 import type { BenchOptions } from './lib/options.js';
@@ -11,6 +12,8 @@ import { MIB, fillNoise, median, round } from './lib/stats.js';
  * Flower's aggregate() does (bench/aggregation_numpy.py). Both sides hold every update in memory
  * and time only the aggregation, including the final division (and, for Medley, adding the base).
  * Medley's runs and NumPy's alternate, so load from other work on the machine hits both alike.
+ * Updates live in SharedArrayBuffers, as the coordinator's spool reader yields them, so the
+ * aggregation's helper thread can fold half of each segment; a one-thread figure is reported too.
  */
 
 const UPDATES = [120, 80, 200, 150, 60, 310, 90, 175, 140, 230]; // example counts = weights
@@ -28,18 +31,32 @@ async function* segmentsOf(values: Float32Array): AsyncGenerator<UpdateSegment> 
  * upload, in parallel, so their segments interleave); otherwise one update after another. Like
  * the coordinator, one strategy object serves every round (it reuses the previous round's sum).
  */
-async function aggregateOnce(strategy: FedAvg, updates: Float32Array[], base: Float32Array, concurrent: boolean, keep: boolean): Promise<{ seconds: number; model: Float32Array | null }> {
+async function aggregateOnce(
+  strategy: FedAvg,
+  updates: Float32Array[],
+  base: Float32Array,
+  concurrent: boolean,
+  keep: boolean,
+): Promise<{ seconds: number; model: Float32Array | null; helperPieces: number | null }> {
   const started = performance.now();
   const agg = strategy.begin(base.length);
   const accepts = updates.map((u, i) => () => agg.accept({ site: `site-${i}`, weight: UPDATES[i]!, segments: segmentsOf(u) }));
   if (concurrent) await Promise.all(accepts.map((a) => a()));
   else for (const accept of accepts) await accept();
   const model = keep ? new Float32Array(base.length) : null;
+  let last: Float32Array | null = null;
   for (let offset = 0; offset < base.length; offset += SEGMENT) {
-    const next = agg.finishSegment(offset, base.subarray(offset, offset + SEGMENT));
-    model?.set(next, offset);
+    last = agg.finishSegment(offset, base.subarray(offset, offset + SEGMENT));
+    model?.set(last, offset);
   }
-  return { seconds: (performance.now() - started) / 1000, model };
+  const seconds = (performance.now() - started) / 1000;
+  // The finished segments are views of the sum, so they name its helper thread's counter.
+  return { seconds, model, helperPieces: last ? helperPieces(last) : null };
+}
+
+/** Float32 noise in a SharedArrayBuffer, like a segment buffer of readFloat32Segments. */
+function sharedNoise(elements: number, seed: number, scale: number): Float32Array {
+  return fillNoise(new Float32Array(new SharedArrayBuffer(elements * 4)), seed, scale);
 }
 
 /** The same bytes moved by TypedArray.set into a model-sized array: no arithmetic, same traffic. */
@@ -90,24 +107,37 @@ export async function benchAggregation({ quick, log }: BenchOptions): Promise<Be
   const reps = quick ? 3 : 7;
   const updateMiB = (UPDATES.length * params * 4) / MIB;
   log(`aggregation: generating ${UPDATES.length} updates of ${params / 1e6} M float32 (${updateMiB.toFixed(0)} MiB)`);
-  const updates = UPDATES.map((_, i) => fillNoise(new Float32Array(params), 1000 + i, 0.01));
-  const base = fillNoise(new Float32Array(params), 999, 0.05);
+  const updates = UPDATES.map((_, i) => sharedNoise(params, 1000 + i, 0.01));
+  const base = sharedNoise(params, 999, 0.05);
+  // A strategy allocates its sum (with or without a helper thread) in its first round and reuses
+  // it after: the thread count in force at that first round is the one it keeps.
   const strategy = new FedAvg();
-  const first = await aggregateOnce(strategy, updates, base, true, true);
-  const problem = checkModel(first.model!, updates, base);
-  if (problem) throw new Error(`FedAvg produced a wrong model: ${problem}`);
+  const oneThread = new FedAvg();
+  for (const [s, threads] of [[strategy, 2], [oneThread, 1]] as const) {
+    setAggregationThreads(threads);
+    const first = await aggregateOnce(s, updates, base, true, true);
+    const problem = checkModel(first.model!, updates, base);
+    if (problem) throw new Error(`FedAvg produced a wrong model (${threads} thread(s)): ${problem}`);
+  }
+  setAggregationThreads(2);
 
   const numpy = await startNumpy(params, log);
   const layouts = (numpy.hello.layouts as string[] | undefined) ?? [];
   const peerRuns = new Map<string, number[]>(layouts.map((l) => [l, []]));
   const concurrent: number[] = [];
+  let helperCount: number | null = null; // the helper's cumulative piece count after the last run
+  let helperInTimed = 0; // pieces it folded during the timed parallel runs
   const sequential: number[] = [];
+  const single: number[] = [];
   const copies: number[] = [];
   let peerError = numpy.error;
   try {
     for (let r = 0; r < reps; r++) {
       log(`aggregation: run ${r + 1}/${reps}: Medley FedAvg${numpy.peer && !peerError ? ', NumPy' : ''}`);
-      concurrent.push((await aggregateOnce(strategy, updates, base, true, false)).seconds);
+      const run = await aggregateOnce(strategy, updates, base, true, false);
+      concurrent.push(run.seconds);
+      if (run.helperPieces !== null && helperCount !== null) helperInTimed += run.helperPieces - helperCount;
+      helperCount = run.helperPieces;
       for (const layout of layouts) {
         if (!numpy.peer || peerError) break;
         try {
@@ -116,7 +146,10 @@ export async function benchAggregation({ quick, log }: BenchOptions): Promise<Be
           peerError = (err as Error).message;
         }
       }
-      sequential.push((await aggregateOnce(strategy, updates, base, false, false)).seconds);
+      const serial = await aggregateOnce(strategy, updates, base, false, false);
+      sequential.push(serial.seconds);
+      helperCount = serial.helperPieces;
+      single.push((await aggregateOnce(oneThread, updates, base, true, false)).seconds);
       copies.push(copyOnce(updates, params));
     }
   } finally {
@@ -140,9 +173,13 @@ export async function benchAggregation({ quick, log }: BenchOptions): Promise<Be
     target: 'at least 3x NumPy',
     met: ratio !== null && ratio >= 3,
     ...(peer === null ? { peerSkipped: peerError ?? 'NumPy produced no result' } : {}),
-    mode: 'updates folded as they arrive together (one FedAvg.accept per update, in parallel, 1 MiB segments), then finishSegment over the base; one FedAvg object for all runs, as in the coordinator; median of runs alternating with NumPy',
+    mode: 'updates folded as they arrive together (one FedAvg.accept per update, in parallel, 1 MiB segments), then finishSegment over the base; one FedAvg object for all runs, as in the coordinator; 2 threads (the SIMD kernel and its helper thread); median of runs alternating with NumPy',
     sequential_mib_s: round(updateMiB / median(sequential), 0),
     sequential_ratio: peer ? round(updateMiB / median(sequential) / peer, 2) : null,
+    one_thread_mib_s: round(updateMiB / median(single), 0),
+    // Share of the 64 KiB pieces the helper thread folded in timed runs 2..n (the rest: the caller).
+    helper_share: helperCount !== null && reps > 1 ? round(helperInTimed / ((reps - 1) * (UPDATES.length + 1) * Math.ceil(params / 16384)), 2) : null,
+    one_thread_ratio: peer ? round(updateMiB / median(single) / peer, 2) : null,
     memcpy_mib_s: round(updateMiB / median(copies), 0),
     plain_js_loop_mib_s: round(updateMiB / plain, 0),
     numpy_mib_s_by_layout: perLayout,

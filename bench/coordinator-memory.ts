@@ -5,7 +5,7 @@ import type { BenchOptions } from './lib/options.js';
 import { AdminClient, runRounds, waitForSites } from './lib/admin.js';
 import { benchScript } from './lib/assets.js';
 import { Cleanup } from './lib/cleanup.js';
-import { peakRssMiB, startCoordinator, startNode, type Child } from './lib/procs.js';
+import { RssSampler, peakRssMiB, startCoordinator, startNode, type Child } from './lib/procs.js';
 import { benchState, siteNames } from './lib/state.js';
 import { MIB, round } from './lib/stats.js';
 
@@ -56,7 +56,9 @@ export async function benchCoordinatorMemory({ quick, log }: BenchOptions): Prom
     await waitForSites(admin, sites, 120_000);
     log(`coordinator_memory: ${sites} sites connected from ${senders.length} sender processes (${ready} ready); starting the round`);
     const startRss = peakRssMiB(coordinator.pid);
+    const sampler = new RssSampler(coordinator.pid);
     const records = await runRounds(admin, { rounds: 1, minSites: sites });
+    const timeline = sampler.stop();
     const peak = peakRssMiB(coordinator.pid);
     const record = records[0];
     if (!record) throw new Error('the round left no record');
@@ -82,6 +84,7 @@ export async function benchCoordinatorMemory({ quick, log }: BenchOptions): Prom
       updates_accepted: record.reports.length,
       upload_failures: failures.length,
       sender_processes: senders.length,
+      rss_timeline_s_mib: timeline,
     };
   } finally {
     log('coordinator_memory: stopping processes, removing the state folder');

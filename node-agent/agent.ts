@@ -147,6 +147,8 @@ export class NodeAgent {
   /** Downloads the task's model (reusing the cached one), resuming interrupted transfers. */
   private async fetchModel(task: Task, signal: AbortSignal): Promise<DownloadedModel> {
     if (this.cached?.version === task.modelVersion) return this.cached;
+    // Let the old version go before the new one arrives: holding both doubles the agent's peak.
+    this.cached = null;
     let resume: { version: number; weights: Uint8Array; received: number } | undefined;
     const backoff = new Backoff(this.options.random ?? Math.random, 200, 5_000);
     for (;;) {

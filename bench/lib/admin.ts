@@ -1,5 +1,5 @@
 import { AdminClient } from '../../cli/admin-client.js';
-import type { RoundRecord, StartRoundsRequest } from '../../shared/wire/index.js';
+import type { RoundEvent, RoundRecord, StartRoundsRequest } from '../../shared/wire/index.js';
 
 export const ROUND_DEFAULTS: StartRoundsRequest = {
   rounds: 1,
@@ -25,12 +25,35 @@ export async function waitForSites(admin: AdminClient, count: number, timeoutMs:
   }
 }
 
-/** Starts rounds through the Admin API, follows them until the run finishes, returns their records. */
-export async function runRounds(admin: AdminClient, request: Partial<StartRoundsRequest>): Promise<RoundRecord[]> {
+/**
+ * Starts rounds through the Admin API and follows them until the run finishes. Returns their
+ * records and the events seen meanwhile (progress of each site, accepted updates), for timings.
+ */
+export async function runRounds(admin: AdminClient, request: Partial<StartRoundsRequest>): Promise<RoundRecord[] & { events?: RoundEvent[] }> {
   const started = await admin.startRounds({ ...ROUND_DEFAULTS, ...request });
-  await admin.watch(started.firstRound, () => undefined);
+  const events: RoundEvent[] = [];
+  await admin.watch(started.firstRound, (event) => events.push(event));
   const status = await admin.status();
-  return status.rounds.filter((r) => r.round >= started.firstRound && r.round <= started.lastRound);
+  const records: RoundRecord[] & { events?: RoundEvent[] } = status.rounds.filter((r) => r.round >= started.firstRound && r.round <= started.lastRound);
+  records.events = events;
+  return records;
+}
+
+/**
+ * When, in seconds after a round started, its sites had all downloaded the model (their first
+ * 'training' progress), and when the coordinator had accepted the last update.
+ */
+export function roundPhases(record: RoundRecord, events: readonly RoundEvent[]): { downloads_done_s: number | null; last_update_accepted_s: number | null; closed_s: number } {
+  const mine = events.filter((e) => e.round === record.round);
+  const firstTraining = new Map<string, number>();
+  for (const e of mine) if (e.kind === 'progress' && e.progress?.phase === 'training' && !firstTraining.has(e.site)) firstTraining.set(e.site, e.unixMs);
+  const accepted = mine.filter((e) => e.kind === 'update-accepted').map((e) => e.unixMs);
+  const since = (t: number) => (t - record.startedUnixMs) / 1000;
+  return {
+    downloads_done_s: firstTraining.size ? since(Math.max(...firstTraining.values())) : null,
+    last_update_accepted_s: accepted.length ? since(Math.max(...accepted)) : null,
+    closed_s: since(record.closedUnixMs),
+  };
 }
 
 export { AdminClient };

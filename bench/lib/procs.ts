@@ -48,9 +48,13 @@ export function startNode(
   return handle;
 }
 
-/** `medley ARGS` through bin/medley.js (the built CLI). */
+/**
+ * `medley ARGS` through bin/medley.js (the built CLI). MEDLEY_BENCH_NODE_ARGS (e.g. "--cpu-prof")
+ * is passed to those node processes, to profile the coordinator or agents under a benchmark.
+ */
 export function startMedley(args: string[], cleanup: Cleanup, opts: Parameters<typeof startNode>[3] = {}): Child {
-  return startNode(repoFile('bin/medley.js'), args, cleanup, opts);
+  const nodeArgs = (process.env.MEDLEY_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  return startNode(repoFile('bin/medley.js'), args, cleanup, { ...opts, nodeArgs: [...nodeArgs, ...(opts.nodeArgs ?? [])] });
 }
 
 /** Starts `medley coordinator serve` on a free loopback port; resolves once it listens. */
@@ -103,5 +107,36 @@ export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs
   while (!(await check())) {
     if (Date.now() > until) throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}`);
     await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+function readRss(pid: number): number | null {
+  try {
+    const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Samples a process's current RSS (VmRSS) every `everyMs`, to show where its peak happened. */
+export class RssSampler {
+  private readonly samples: [number, number][] = [];
+  private readonly timer: NodeJS.Timeout;
+  private readonly started = Date.now();
+
+  constructor(private readonly pid: number, everyMs = 500) {
+    this.timer = setInterval(() => {
+      const rss = readRss(this.pid);
+      if (rss !== null) this.samples.push([(Date.now() - this.started) / 1000, rss]);
+    }, everyMs);
+    this.timer.unref();
+  }
+
+  /** Stops sampling; returns [seconds, MiB] pairs, thinned to at most `points`. */
+  stop(points = 40): [number, number][] {
+    clearInterval(this.timer);
+    const step = Math.max(1, Math.ceil(this.samples.length / points));
+    return this.samples.filter((_, i) => i % step === 0).map(([t, m]) => [Math.round(t * 10) / 10, Math.round(m)]);
   }
 }

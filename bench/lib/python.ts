@@ -30,38 +30,6 @@ export function ensurePythonPeers(log: (s: string) => void): Promise<void> {
   return setupDone;
 }
 
-/**
- * Runs a Python peer that prints one JSON object on stdout (progress on stderr). Resolves with
- * the object, or with `{ error }` when Python, the module or the script fails: a missing peer is
- * a skipped comparison, not a failed benchmark.
- */
-export async function runPythonJson(relativeScript: string, args: string[], log: (s: string) => void): Promise<Record<string, unknown> & { error?: string }> {
-  await ensurePythonPeers(log);
-  let script: string;
-  try {
-    script = repoFile(relativeScript);
-  } catch (err) {
-    return { error: (err as Error).message };
-  }
-  return new Promise((resolve) => {
-    const child = spawn(PYTHON, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', (e) => resolve({ error: `cannot run ${PYTHON}: ${e.message}` }));
-    child.on('exit', (code) => {
-      try {
-        const parsed = JSON.parse(out.trim().split('\n').pop() ?? '') as Record<string, unknown> & { error?: string };
-        resolve(code === 0 || parsed.error ? parsed : { ...parsed, error: `exited with ${code}` });
-      } catch {
-        const last = (err || out).trim().split('\n').pop() ?? '';
-        resolve({ error: `${PYTHON} ${relativeScript} exited with ${code}: ${last}` });
-      }
-    });
-  });
-}
-
 export interface PythonPeer {
   /** Sends one command line; resolves with the JSON line the peer answers. */
   ask(command: string): Promise<Record<string, unknown>>;

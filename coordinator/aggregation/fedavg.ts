@@ -23,12 +23,17 @@ export class FedAvg implements AggregationStrategy {
   }
 }
 
+const MAX_CONCURRENT_FOLDS = 4;
+
 class FedAvgAggregate implements RoundAggregate {
   private readonly sum: Float32Array;
   private count = 0;
   private weightSum = 0;
   private finished = 0;
   private retired = false;
+  /** Folds waiting for a turn (see MAX_CONCURRENT_FOLDS). */
+  private readonly queue: (() => void)[] = [];
+  private folding = 0;
 
   constructor(elements: number, spare: Float32Array | null) {
     this.sum = allocateSum(elements, spare);
@@ -58,9 +63,19 @@ class FedAvgAggregate implements RoundAggregate {
     if (!(update.weight > 0) || !Number.isFinite(update.weight)) {
       throw new RangeError(`update from ${update.site} has weight ${update.weight}; FedAvg needs a positive example count`);
     }
-    for await (const segment of update.segments) {
-      this.checkLive();
-      scaledAddInto(this.sum, segment.offset, segment.values, update.weight);
+    // Each fold in progress holds its reader's buffer (4 MiB for a spooled update); when 50 uploads
+    // finish together, unbounded folding would hold 200 MB at once. A few at a time still lets
+    // their segments interleave, so the sum's segment stays in cache across updates.
+    if (this.folding >= MAX_CONCURRENT_FOLDS) await new Promise<void>((resolve) => this.queue.push(resolve));
+    this.folding++;
+    try {
+      for await (const segment of update.segments) {
+        this.checkLive();
+        scaledAddInto(this.sum, segment.offset, segment.values, update.weight);
+      }
+    } finally {
+      this.folding--;
+      this.queue.shift()?.();
     }
     this.count++;
     this.weightSum += update.weight;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { allocateSum, finishInPlace, scaledAddInto } from './scaled-add.js';
+import { allocateSum, finishInPlace, helperPieces, scaledAddInto, setAggregationThreads } from './scaled-add.js';
 import { simdModule } from './simd-kernel.js';
 
 /** Deterministic values with full mantissas, mixed signs and magnitudes (xorshift32). */
@@ -118,5 +118,55 @@ describe('finishInPlace', () => {
 
   it('refuses a base segment outside the model', () => {
     expect(() => finishInPlace(allocateSum(100), 50, new Float32Array(51), 1)).toThrow(/outside a model of 100/);
+  });
+});
+
+describe('with the helper thread', () => {
+  it('folds shared segments on two threads with bit-identical results', async () => {
+    setAggregationThreads(2);
+    const elements = (1 << 20) + 12_345;
+    const fast = allocateSum(elements);
+    const plain = new Float32Array(elements);
+    const shared = (values: Float32Array) => {
+      const copy = new Float32Array(new SharedArrayBuffer(values.byteLength));
+      copy.set(values);
+      return copy;
+    };
+    // Let the helper thread start, so that segments are really split between the threads.
+    await new Promise((r) => setTimeout(r, 300));
+    const segment = 1 << 18;
+    for (let u = 0; u < 4; u++) {
+      const values = shared(noise(elements, 100 + u, u % 2 ? 1 : 1e-3));
+      const weight = [3, 0.7, -12, 1e5][u]!;
+      for (let o = 0; o < elements; o += segment) scaledAddInto(fast, o, values.subarray(o, o + segment), weight);
+      plainAdd(plain, 0, values, weight);
+    }
+    sameBits(fast, plain);
+    const base = shared(noise(elements, 7));
+    const expected = new Float32Array(elements);
+    for (let i = 0; i < elements; i++) expected[i] = base[i]! + plain[i]! / 9;
+    for (let o = 0; o < elements; o += segment) finishInPlace(fast, o, base.subarray(o, o + segment), 9);
+    sameBits(fast, expected);
+    expect(helperPieces(fast)).toBeGreaterThan(0);
+    // Reused for a next round, the sum is zeroed (by both threads).
+    const again = allocateSum(elements, fast);
+    expect(again).toBe(fast);
+    expect(again.every((v) => v === 0)).toBe(true);
+  });
+
+  it('gives the same results with one thread', () => {
+    setAggregationThreads(1);
+    try {
+      const elements = (1 << 20) + 3;
+      const fast = allocateSum(elements);
+      const plain = new Float32Array(elements);
+      const values = noise(elements, 5);
+      scaledAddInto(fast, 0, values, 2.5);
+      plainAdd(plain, 0, values, 2.5);
+      sameBits(fast, plain);
+      expect(helperPieces(fast)).toBeNull();
+    } finally {
+      setAggregationThreads(2);
+    }
   });
 });

@@ -62,17 +62,12 @@ const F32_DEMOTE = [0xb6];
 const F32_ADD = [0x92];
 const F32_MUL = [0x94];
 const F64_ADD = [0xa0];
-const F64_MUL = [0xa2];
 const F64_DIV = [0xa3];
 const simd = (op: number, ...imm: number[]) => [0xfd, ...uleb(op), ...imm];
-const V_LOAD = simd(0x00, 0, 0);
-const V_STORE = simd(0x0b, 0, 0);
 const vLoadAt = (offset: number) => simd(0x00, 0, ...uleb(offset));
 const load64Zero = (offset: number) => simd(0x5d, 0, ...uleb(offset)); // v128.load64_zero
 const store64Lane0 = (offset: number) => simd(0x5b, 0, ...uleb(offset), 0); // v128.store64_lane, lane 0
 const vStoreAt = (offset: number) => simd(0x0b, 0, ...uleb(offset));
-const HIGH_TO_LOW = simd(0x0d, 8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15); // i8x16.shuffle
-const JOIN_LOWS = simd(0x0d, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
 const F32X4_SPLAT = simd(0x13);
 const F64X2_SPLAT = simd(0x14);
 const PROMOTE_LOW = simd(0x5f); // f64x2.promote_low_f32x4
@@ -80,7 +75,6 @@ const DEMOTE_ZERO = simd(0x5e); // f32x4.demote_f64x2_zero
 const F32X4_ADD = simd(0xe4);
 const F32X4_MUL = simd(0xe6);
 const F64X2_ADD = simd(0xf0);
-const F64X2_MUL = simd(0xf2);
 const F64X2_DIV = simd(0xf3);
 
 /** `while (ptr < end) { body; ptr += step for each ptr }` as block/loop/br_if. */
@@ -93,14 +87,6 @@ function loop(ptr: number, end: number, body: number[], bumps: number[], step: n
 function endOf(ptr: number, n: number, mask: number, end: number): number[] {
   return [...get(ptr), ...get(n), ...i32c(mask), ...I32_AND, ...i32c(2), ...I32_SHL, ...I32_ADD, ...set(end)];
 }
-
-/** Sets `endVec` to the pointer after the last whole group of 4 and `end` after the last element. */
-function ends(ptr: number, n: number, endVec: number, end: number): number[] {
-  return [...endOf(ptr, n, -4, endVec), ...endOf(ptr, n, -1, end)];
-}
-
-/** f64x2 of lanes 0-1 (low) or 2-3 (high) of the f32x4 in local `v`. */
-const lanes = (v: number, high: boolean) => (high ? [...get(v), ...get(v), ...HIGH_TO_LOW, ...PROMOTE_LOW] : [...get(v), ...PROMOTE_LOW]);
 
 function axpyBody(): number[] {
   // params: 0 sum, 1 val, 2 n, 3 w (f32); locals: 4 end16, 5 end4, 6 end (i32), 7 W (v128)

@@ -57,6 +57,9 @@ export class CoordinatorClient {
     let bytes: Uint8Array | null = offset > 0 ? resume!.weights : null;
     let received = offset;
     let trailerSeen = false;
+    // Hashed as the bytes arrive (the resumed prefix first), so checking a 200 MB model does not
+    // add a pass over it after the last chunk.
+    let digest: TransferDigest | null = null;
     const progress = { version: request.version, weights: bytes ?? new Uint8Array(0), received };
     try {
       for await (const chunk of call as AsyncIterable<ModelChunk>) {
@@ -69,12 +72,15 @@ export class CoordinatorClient {
             bytes = new Uint8Array(header.totalBytes);
             received = 0;
           }
+          digest = new TransferDigest();
+          if (received > 0) digest.update(bytes.subarray(0, received));
           progress.version = header.version;
           progress.weights = bytes;
         } else if (chunk.body === 'data' && 'data' in chunk) {
           if (!header || !bytes) throw new InvalidUpdateError('model stream sent data before its header');
           if (received + chunk.data.length > bytes.byteLength) throw new InvalidUpdateError('model stream sent more bytes than its header announced');
           bytes.set(chunk.data, received);
+          digest!.update(chunk.data);
           received += chunk.data.length;
           progress.received = received;
           onBytes(received, header.totalBytes);
@@ -89,10 +95,9 @@ export class CoordinatorClient {
     if (!trailerSeen || received !== header.totalBytes) {
       throw Object.assign(new TruncatedStreamError(`model stream ended after ${received} of ${header.totalBytes} bytes`), { resume: progress });
     }
-    const digest = new TransferDigest();
-    digest.update(bytes);
-    if (digest.hex() !== header.sha256) {
-      throw new InvalidUpdateError(`model version ${header.version} arrived with sha256 ${digest.hex()}, expected ${header.sha256}; it will be downloaded again`);
+    const actual = digest!.hex();
+    if (actual !== header.sha256) {
+      throw new InvalidUpdateError(`model version ${header.version} arrived with sha256 ${actual}, expected ${header.sha256}; it will be downloaded again`);
     }
     return {
       version: header.version,

@@ -1,0 +1,73 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { TENSOR_FORMAT_VERSION, TruncatedStreamError, layoutTensors, sha256Hex, type UpdateChunk } from '../../shared/wire/index.js';
+import { UpdateReceiver, type UploadGate } from './update-receiver.js';
+
+const { specs, totalBytes } = layoutTensors([{ name: 'w', shape: [4], dtype: 'float32' }]);
+const data = Buffer.from(Float32Array.from([1, 2, 3, 4]).buffer);
+
+function gate(accepted: string[]): UploadGate {
+  return {
+    admit: () => ({ expected: specs, maxNorm: null, accept: async (u) => void accepted.push(u.header.site), release: () => undefined }),
+  };
+}
+
+function header(site: string): UpdateChunk {
+  return {
+    body: 'header',
+    header: { federation: 'f', round: 1, taskId: 't', site, sessionId: 's', baseVersion: 1, numExamples: 1, tensors: specs, totalBytes, kind: 'delta', formatVersion: TENSOR_FORMAT_VERSION },
+  };
+}
+
+/** An upload stream that records when it is first read, and can be held before its trailer. */
+function upload(site: string, log: string[], hold?: Promise<void>): AsyncIterable<UpdateChunk> {
+  return (async function* () {
+    log.push(`${site} read`);
+    yield header(site);
+    yield { body: 'data', data };
+    await hold;
+    yield { body: 'trailer', trailer: { sha256: sha256Hex(data), metrics: {}, trainLoss: 0, epochs: 1, seconds: 0 } };
+  })();
+}
+
+const dirs: string[] = [];
+afterEach(async () => {
+  for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
+});
+
+async function spoolDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'medley-receiver-'));
+  dirs.push(dir);
+  return dir;
+}
+
+describe('UpdateReceiver', () => {
+  it('reads at most `uploadSlots` uploads at a time; the others wait unread', async () => {
+    const accepted: string[] = [];
+    const log: string[] = [];
+    const receiver = new UpdateReceiver(gate(accepted), await spoolDir(), 1);
+    let letGo!: () => void;
+    const hold = new Promise<void>((resolve) => (letGo = resolve));
+    const first = receiver.receive(upload('a', log, hold));
+    const second = receiver.receive(upload('b', log));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(log).toEqual(['a read']);
+    letGo();
+    await Promise.all([first, second]);
+    expect(log).toEqual(['a read', 'b read']);
+    expect(accepted).toEqual(['a', 'b']);
+  });
+
+  it('drops an upload that stalls, freeing its slot', async () => {
+    const accepted: string[] = [];
+    const receiver = new UpdateReceiver(gate(accepted), await spoolDir(), 1, 100);
+    const stalled = receiver.receive(upload('a', [], new Promise<void>(() => undefined)));
+    const next = receiver.receive(upload('b', []));
+    await expect(stalled).rejects.toThrow(TruncatedStreamError);
+    await expect(stalled).rejects.toThrow(/sent nothing for 0.1s/);
+    await next;
+    expect(accepted).toEqual(['b']);
+  });
+});
