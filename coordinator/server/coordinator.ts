@@ -81,6 +81,7 @@ export class Coordinator {
   async listen(address: string, credentials = grpc.ServerCredentials.createInsecure()): Promise<string> {
     const pkg = medleyPackage();
     const server = new grpc.Server(CHANNEL_OPTIONS);
+    widenReceiveWindow(server);
     server.addService(pkg.Federation.service, this.services.federation);
     server.addService(pkg.Admin.service, this.services.admin);
     const port = await new Promise<number>((resolve, reject) => {
@@ -109,4 +110,18 @@ export class Coordinator {
       });
     });
   }
+}
+
+/**
+ * grpc-js 1.14's server ignores `grpc-node.flow_control_window` and advertises HTTP/2's default
+ * 64 KiB stream window, so an upload waits a round trip per 64 KiB (ruinous on a hospital WAN).
+ * Until grpc-js honours the option (grpc/grpc-node#3058), set the window in the HTTP/2 settings it
+ * hands to `http2.createServer`. If a grpc-js release renames that private field, this does
+ * nothing and uploads are only slower.
+ */
+function widenReceiveWindow(server: grpc.Server): void {
+  const options = (server as unknown as { commonServerOptions?: { settings?: Record<string, unknown> } }).commonServerOptions;
+  if (!options || typeof options !== 'object') return;
+  const window = CHANNEL_OPTIONS['grpc-node.flow_control_window'] as number;
+  options.settings = { ...(options.settings ?? {}), initialWindowSize: window };
 }
