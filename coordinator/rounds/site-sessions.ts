@@ -56,13 +56,4 @@ export class SiteSessions extends EventEmitter<SessionEvents> {
   lastSeen(site: string): number {
     return this.bySite.get(site)?.lastSeen ?? this.lastSeenBySite.get(site) ?? 0;
   }
-
-  /** Drops a site's session at once (e.g. it was removed from the federation). */
-  evict(site: string, reason: string): void {
-    const session = this.bySite.get(site);
-    if (session) {
-      session.close(reason);
-      this.unregister(session);
-    }
-  }
 }

@@ -11,15 +11,3 @@ export function setFlatWeights(vars: tf.Variable[], flat: Float32Array): void {
     off += n;
   }
 }
-
-/** Concatenates the values of `tensors` (in order) into one Float32Array. */
-export function flatten(tensors: tf.Tensor[]): Float32Array {
-  const total = tensors.reduce((s, t) => s + t.size, 0);
-  const out = new Float32Array(total);
-  let off = 0;
-  for (const t of tensors) {
-    out.set(t.dataSync() as Float32Array, off);
-    off += t.size;
-  }
-  return out;
-}

@@ -7,7 +7,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend, type BackendChoice } from '../../shared/model/backend.js';
 import { compileTrainingStep, type CompiledStep } from './compiled-step.js';
-import { flatten, setFlatWeights } from './flat-weights.js';
+import { flattenTensors } from '../../shared/model/flat-weights.js';
+import { setFlatWeights } from './flat-weights.js';
 
 export interface InitMessage {
   type: 'init';
@@ -57,8 +58,8 @@ function runStep(msg: StepMessage): StepReply {
     const reply: StepReply = {
       type: 'step',
       loss: loss.dataSync()[0],
-      grads: flatten(ordered),
-      state: flatten(m.nonTrainableWeights.map((w) => w.read())),
+      grads: flattenTensors(ordered),
+      state: flattenTensors(m.nonTrainableWeights.map((w) => w.read())),
     };
     tf.dispose([loss, ...Object.values(grads)]);
     return reply;

@@ -5,7 +5,8 @@ import { currentBackend } from '../../shared/model/backend.js';
 import { batchPixels, checkCompatible, predictProbabilities, yieldToEventLoop } from '../../shared/model/predict.js';
 import { compileTrainingStep, type CompiledStep } from './compiled-step.js';
 import { FlatOptimizer } from './flat-optimizer.js';
-import { flatten, setFlatWeights } from './flat-weights.js';
+import { flattenTensors } from '../../shared/model/flat-weights.js';
+import { setFlatWeights } from './flat-weights.js';
 import { getGradientPool, shutdownTrainingWorkers, type GradientPool } from './gradient-pool.js';
 import { parallelGradients } from './parallel-step.js';
 
@@ -137,7 +138,7 @@ function autodiffStepper(model: tf.LayersModel, data: ImageSet, kind: 'adam' | '
 function compiledStepper(
   compiled: CompiledStep, model: tf.LayersModel, data: ImageSet, kind: 'adam' | 'sgd', learningRate: number, pool: GradientPool | null,
 ): Stepper {
-  const weights = flatten(compiled.variables);
+  const weights = flattenTensors(compiled.variables);
   const optimizer = new FlatOptimizer(kind, learningRate, weights.length);
   return {
     async run(idx) {
@@ -154,7 +155,7 @@ function compiledStepper(
         const { x, y } = makeBatch(data, idx);
         const r = compiled.gradients(x, y);
         tf.dispose([x, y]);
-        grads = flatten(compiled.variables.map((v) => r.grads[v.name]));
+        grads = flattenTensors(compiled.variables.map((v) => r.grads[v.name]));
         loss = r.loss.dataSync()[0];
         tf.dispose([r.loss, ...Object.values(r.grads)]);
       }

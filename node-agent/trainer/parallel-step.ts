@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ImageSet } from '../../shared/data/types.js';
 import type { CompiledStep } from './compiled-step.js';
-import { flatten, setFlatWeights } from './flat-weights.js';
+import { flattenTensors } from '../../shared/model/flat-weights.js';
+import { setFlatWeights } from './flat-weights.js';
 import type { GradientPool } from './gradient-pool.js';
 
 /*
@@ -44,7 +45,7 @@ export async function parallelGradients(
   model: tf.LayersModel, compiled: CompiledStep, pool: GradientPool, data: ImageSet, idx: Int32Array,
 ): Promise<{ loss: number; grads: Float32Array }> {
   const shards = splitShards(idx, pool.size + 1);
-  const weights = flatten(model.weights.map((w) => w.read()));
+  const weights = flattenTensors(model.weights.map((w) => w.read()));
   const pending = pool.step(weights, shards.slice(1).map((s) => shardPayload(data, s)));
 
   const own = shardPayload(data, shards[0]);
@@ -52,11 +53,11 @@ export async function parallelGradients(
   const y = tf.tensor2d(own.onehot, [shards[0].length, data.classes]);
   const { loss, grads: named } = compiled.gradients(x, y);
   tf.dispose([x, y]);
-  const grads = flatten(compiled.variables.map((v) => named[v.name]));
+  const grads = flattenTensors(compiled.variables.map((v) => named[v.name]));
   let lossSum = loss.dataSync()[0] * shards[0].length;
   tf.dispose([loss, ...Object.values(named)]);
   const stateVars = model.nonTrainableWeights.map((w) => w.read() as tf.Variable);
-  const state = flatten(stateVars);
+  const state = flattenTensors(stateVars);
 
   const replies = await Promise.all(pending);
   const n = idx.length;

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { layoutTensors, type TensorSpec } from '../wire/index.js';
+import { layoutTensors } from '../wire/tensor-codec.js';
+import type { TensorSpec } from '../wire/messages.js';
 
 /**
  * Moves a LayersModel's weights to and from the flat float32 layout of the wire (manifest order
@@ -13,15 +14,18 @@ export function weightLayout(model: tf.LayersModel): { specs: TensorSpec[]; tota
 }
 
 export function readFlatWeights(model: tf.LayersModel): Float32Array {
-  const { totalBytes } = weightLayout(model);
-  const flat = new Float32Array(totalBytes / 4);
+  return flattenTensors(model.getWeights());
+}
+
+/** Concatenates the values of `tensors`, in order, into one Float32Array. */
+export function flattenTensors(tensors: readonly tf.Tensor[]): Float32Array {
+  const out = new Float32Array(tensors.reduce((n, t) => n + t.size, 0));
   let offset = 0;
-  for (const tensor of model.getWeights()) {
-    const values = tensor.dataSync() as Float32Array;
-    flat.set(values, offset);
-    offset += values.length;
+  for (const t of tensors) {
+    out.set(t.dataSync() as Float32Array, offset);
+    offset += t.size;
   }
-  return flat;
+  return out;
 }
 
 export function writeFlatWeights(model: tf.LayersModel, specs: readonly TensorSpec[], flat: Float32Array): void {

@@ -61,13 +61,6 @@ export function describeMismatch(expected: readonly TensorSpec[], actual: readon
   return null;
 }
 
-/** A float32 view over little-endian bytes without copying when the bytes are aligned. */
-export function float32View(bytes: Uint8Array): Float32Array {
-  if (bytes.byteLength % 4 !== 0) throw new InvalidUpdateError(`tensor data of ${bytes.byteLength} bytes is not a whole number of float32 values`);
-  if (bytes.byteOffset % 4 === 0) return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
-  return new Float32Array(bytes.slice().buffer);
-}
-
 /** Bytes of a float32 array (a view, not a copy). */
 export function float32Bytes(values: Float32Array): Buffer {
   return Buffer.from(values.buffer, values.byteOffset, values.byteLength);
