@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import { ADMIN_METADATA_KEY, adminToken } from '../shared/crypto/index.js';
 import {
   CHANNEL_OPTIONS,
   medleyPackage,
@@ -8,21 +9,27 @@ import {
   type StatusReply,
 } from '../shared/wire/index.js';
 
-type Unary<Req, Res> = (request: Req, options: grpc.CallOptions, callback: (err: grpc.ServiceError | null, res?: Res) => void) => void;
+const ADMIN_PATH = '/medley.v1.Admin/';
 
-/** The CLI's view of a coordinator's admin API. */
+/** The CLI's view of a coordinator's admin API. Each call carries a fresh token made with the admin key. */
 export class AdminClient {
   private readonly client: grpc.Client & Record<string, unknown>;
 
-  constructor(readonly address: string) {
+  constructor(readonly address: string, private readonly adminKey: Uint8Array) {
     const Admin = medleyPackage().Admin;
     this.client = new Admin(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS) as grpc.Client & Record<string, unknown>;
   }
 
-  private unary<Req, Res>(method: string, request: Req, timeoutMs = 15_000): Promise<Res> {
-    const fn = this.client[method] as Unary<Req, Res>;
+  private metadata(method: string): grpc.Metadata {
+    const metadata = new grpc.Metadata();
+    metadata.set(ADMIN_METADATA_KEY, adminToken(this.adminKey, ADMIN_PATH + method));
+    return metadata;
+  }
+
+  private unary<Req, Res>(method: string, rpc: string, request: Req, timeoutMs = 15_000): Promise<Res> {
+    const fn = this.client[method] as (request: Req, metadata: grpc.Metadata, options: grpc.CallOptions, callback: (err: grpc.ServiceError | null, res?: Res) => void) => void;
     return new Promise((resolve, reject) => {
-      fn.call(this.client, request, { deadline: Date.now() + timeoutMs }, (err, res) => {
+      fn.call(this.client, request, this.metadata(rpc), { deadline: Date.now() + timeoutMs }, (err, res) => {
         if (err) reject(new Error(describeCallError(this.address, err)));
         else resolve(res as Res);
       });
@@ -30,16 +37,16 @@ export class AdminClient {
   }
 
   status(): Promise<StatusReply> {
-    return this.unary<Record<string, never>, StatusReply>('status', {});
+    return this.unary<Record<string, never>, StatusReply>('status', 'Status', {});
   }
 
   startRounds(request: StartRoundsRequest): Promise<StartRoundsReply> {
-    return this.unary<StartRoundsRequest, StartRoundsReply>('startRounds', request);
+    return this.unary<StartRoundsRequest, StartRoundsReply>('startRounds', 'StartRounds', request);
   }
 
   /** Follows round events from `fromRound` until the run finishes. */
   watch(fromRound: number, onEvent: (event: RoundEvent) => void, signal?: AbortSignal): Promise<void> {
-    const call = (this.client.watchRounds as (req: unknown) => grpc.ClientReadableStream<RoundEvent>).call(this.client, { fromRound });
+    const call = (this.client.watchRounds as (req: unknown, metadata: grpc.Metadata) => grpc.ClientReadableStream<RoundEvent>).call(this.client, { fromRound }, this.metadata('WatchRounds'));
     signal?.addEventListener('abort', () => call.cancel(), { once: true });
     return new Promise((resolve, reject) => {
       call.on('data', onEvent);
@@ -64,6 +71,7 @@ export class AdminClient {
 }
 
 export function describeCallError(address: string, err: grpc.ServiceError): string {
+  if (err.code === grpc.status.UNAUTHENTICATED) return `the coordinator at ${address} refused the admin call: ${err.details}`;
   if (err.code === grpc.status.UNAVAILABLE) return `cannot reach the coordinator at ${address} (${err.details}); is \`medley coordinator serve\` running there?`;
   return err.details || err.message;
 }

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { registerAgent } from './commands/agent.js';
 import { registerCoordinator } from './commands/coordinator.js';
 import { registerDemo } from './commands/demo.js';
+import { registerKeys } from './commands/keys.js';
 import { registerRound } from './commands/round.js';
 import { registerSite } from './commands/site.js';
 import { registerStatus } from './commands/status.js';
@@ -19,6 +20,7 @@ registerAgent(program);
 registerRound(program);
 registerStatus(program);
 registerSite(program);
+registerKeys(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`medley: ${err instanceof Error ? err.message : String(err)}\n`);

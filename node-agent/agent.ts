@@ -1,13 +1,23 @@
 import * as grpc from '@grpc/grpc-js';
-import { PROTOCOL_VERSION, isRetryable, type CoordinatorMessage, type Progress, type Task, type Welcome } from '../shared/wire/index.js';
+import { fingerprint, formatPublicKey, loadSodium, newNonce, signAsSite, verifyCoordinator, type HandshakeTerms, type Identity } from '../shared/crypto/index.js';
+import { PROTOCOL_VERSION, isRetryable, type AgentMessage, type Challenge, type CoordinatorMessage, type Progress, type Task, type Welcome } from '../shared/wire/index.js';
 import { Backoff, sleep } from './connection/backoff.js';
 import { CoordinatorClient, type DownloadedModel } from './connection/coordinator-client.js';
-import type { Trainer } from './trainer/trainer.js';
+import { payloadDigest } from './audit/index.js';
+import { Safeguards } from './safeguards.js';
+import { SecureRound } from './tasks/secure-round.js';
+import type { Trainer, TrainingOutcome } from './trainer/trainer.js';
 
 export interface AgentOptions {
   coordinator: string;
   site: string;
   trainer: Trainer;
+  /** The site's identity (Ed25519), enrolled at the coordinator with `medley site add`. */
+  identity: Identity;
+  /** The coordinator's public key, pinned: a coordinator without it is not trusted. */
+  coordinatorKey: Uint8Array;
+  /** Site policy, privacy accountant and audit log; a permissive in-memory set when absent. */
+  safeguards?: Safeguards;
   log?: (message: string) => void;
   random?: () => number;
   agentVersion?: string;
@@ -36,9 +46,13 @@ export class NodeAgent {
   private cached: DownloadedModel | null = null;
   private taskChain: Promise<void> = Promise.resolve();
   private readonly roundAborts = new Map<number, AbortController>();
+  private readonly secureRounds = new Map<number, SecureRound>();
+  private sendMessage: ((m: AgentMessage) => void) | null = null;
+  private readonly safeguards: Safeguards;
 
   constructor(private readonly options: AgentOptions) {
-    this.client = new CoordinatorClient(options.coordinator);
+    this.client = new CoordinatorClient(options.coordinator, { site: options.identity, coordinator: options.coordinatorKey });
+    this.safeguards = options.safeguards ?? Safeguards.permissive();
     this.log = options.log ?? ((m) => process.stderr.write(`[agent ${options.site}] ${m}\n`));
     this.backoff = new Backoff(options.random ?? Math.random);
   }
@@ -46,6 +60,7 @@ export class NodeAgent {
   /** Runs until the signal aborts, or a refusal that retrying cannot fix. */
   async run(): Promise<void> {
     const signal = this.options.signal;
+    await loadSodium();
     try {
       while (!signal?.aborted) {
         try {
@@ -55,7 +70,7 @@ export class NodeAgent {
           if (signal?.aborted) break;
           if (err instanceof AgentRefusedError) throw err;
           const code = (err as grpc.ServiceError).code;
-          if (code === grpc.status.PERMISSION_DENIED || code === grpc.status.INVALID_ARGUMENT) {
+          if (code === grpc.status.PERMISSION_DENIED || code === grpc.status.INVALID_ARGUMENT || code === grpc.status.UNAUTHENTICATED) {
             throw new AgentRefusedError(`coordinator ${this.options.coordinator} refused site ${this.options.site}: ${(err as grpc.ServiceError).details ?? (err as Error).message}`);
           }
           this.log(`connection to ${this.options.coordinator} failed (${(err as grpc.ServiceError).details || (err as Error).message})`);
@@ -78,14 +93,30 @@ export class NodeAgent {
       const onAbort = () => call.cancel();
       this.options.signal?.addEventListener('abort', onAbort, { once: true });
       const heartbeat = setInterval(() => call.write({ heartbeat: { unixMs: Date.now() } }), 10_000);
+      const clientNonce = newNonce();
+      let settled = false;
       const finish = (err?: Error) => {
+        if (settled) return;
+        settled = true;
         clearInterval(heartbeat);
         this.options.signal?.removeEventListener('abort', onAbort);
         this.sendProgress = null;
+        this.sendMessage = null;
         if (err) reject(err);
         else resolve();
       };
-      call.on('data', (message: CoordinatorMessage) => this.onMessage(message));
+      call.on('data', (message: CoordinatorMessage) => {
+        if (message.body === 'challenge' && 'challenge' in message) {
+          try {
+            call.write({ proof: { signature: this.answerChallenge(message.challenge, clientNonce) } });
+          } catch (err) {
+            call.cancel();
+            finish(err as Error);
+          }
+          return;
+        }
+        this.onMessage(message);
+      });
       call.on('error', (err) => finish(err));
       call.on('end', () => finish());
       call.write({
@@ -96,12 +127,36 @@ export class NodeAgent {
           backend: this.options.trainer.backend,
           trainExamples: this.options.trainer.trainExamples,
           valExamples: this.options.trainer.valExamples,
+          clientNonce,
         },
       });
-      this.sendProgress = (progress) => {
-        if (!call.writableEnded && !call.destroyed) call.write({ progress });
+      const send = (m: AgentMessage) => {
+        if (!call.writableEnded && !call.destroyed) call.write(m);
       };
+      this.sendProgress = (progress) => send({ progress });
+      this.sendMessage = send;
     });
+  }
+
+  /**
+   * Checks that the coordinator holds the pinned key (its signature over both nonces), then
+   * proves this site's identity over the same terms.
+   */
+  private answerChallenge(challenge: Challenge, clientNonce: Uint8Array): Uint8Array {
+    const offered = new Uint8Array(challenge.coordinatorPublicKey);
+    const terms: HandshakeTerms = {
+      federation: challenge.federation,
+      site: this.options.site,
+      coordinatorPublicKey: this.options.coordinatorKey,
+      clientNonce,
+      serverNonce: new Uint8Array(challenge.serverNonce),
+    };
+    if (!Buffer.from(offered).equals(Buffer.from(this.options.coordinatorKey)) || !verifyCoordinator(terms, new Uint8Array(challenge.signature))) {
+      throw new AgentRefusedError(
+        `the server at ${this.options.coordinator} is not the coordinator this site trusts: it presented key ${formatPublicKey(offered)} and could not sign with ${fingerprint(this.options.coordinatorKey)}…; check --coordinator-key`,
+      );
+    }
+    return signAsSite(this.options.identity, terms);
   }
 
   private onMessage(message: CoordinatorMessage): void {
@@ -111,14 +166,23 @@ export class NodeAgent {
       this.log(`connected to federation ${message.welcome.federation}; model version ${message.welcome.modelVersion}`);
     } else if (message.body === 'task' && 'task' in message) {
       const task = message.task;
-      this.log(`task for round ${task.round}: ${task.method}, ${task.epochs} epoch(s) from model version ${task.modelVersion}`);
+      this.log(`task for round ${task.round}: ${task.method}, ${task.epochs} epoch(s) from model version ${task.modelVersion}${task.secureAggregation ? ', secure aggregation' : ''}${task.privacy ? `, DP noise ${task.privacy.noiseMultiplier}` : ''}`);
       const abort = new AbortController();
       this.roundAborts.set(task.round, abort);
-      this.taskChain = this.taskChain.then(() => this.runTask(task, abort.signal)).finally(() => this.roundAborts.delete(task.round));
+      this.taskChain = this.taskChain.then(() => this.runTask(task, abort.signal)).finally(() => {
+        this.roundAborts.delete(task.round);
+        this.secureRounds.delete(task.round);
+      });
     } else if (message.body === 'roundNotice' && 'roundNotice' in message) {
       const notice = message.roundNotice;
-      this.roundAborts.get(notice.round)?.abort(new Error(`round ${notice.round} ${notice.state}`));
+      const reason = new Error(`round ${notice.round} ${notice.state}`);
+      this.roundAborts.get(notice.round)?.abort(reason);
+      this.secureRounds.get(notice.round)?.abort(reason);
       this.log(notice.message);
+    } else {
+      const round = (message as { secaggRoster?: { round: number }; secaggInbox?: { round: number }; secaggUnmask?: { round: number } });
+      const n = round.secaggRoster?.round ?? round.secaggInbox?.round ?? round.secaggUnmask?.round;
+      if (n !== undefined) this.secureRounds.get(n)?.deliver(message);
     }
   }
 
@@ -127,7 +191,22 @@ export class NodeAgent {
   }
 
   private async runTask(task: Task, signal: AbortSignal): Promise<void> {
+    const refusal = await this.safeguards.review(task);
+    if (refusal) {
+      this.log(`round ${task.round}: declining the task: ${refusal}`);
+      this.sendMessage?.({ refusal: { taskId: task.taskId, round: task.round, reason: refusal } });
+      await this.safeguards.audit({ federation: task.federation, round: task.round, kind: 'refusal', ...payloadDigest(Buffer.from(refusal)), dp: null, detail: refusal });
+      return;
+    }
+    let secure: SecureRound | null = null;
     try {
+      if (task.secureAggregation) {
+        secure = await SecureRound.start(task, this.options.identity, this.options.site, (m) => this.sendMessage?.(m), (sent) => {
+          void this.safeguards.audit({ federation: task.federation, round: task.round, kind: sent.kind, bytes: sent.bytes, sha256: sent.sha256, dp: null });
+        });
+        this.secureRounds.set(task.round, secure);
+        signal.addEventListener('abort', () => secure?.abort(new Error(String(signal.reason))), { once: true });
+      }
       const model = await this.fetchModel(task, signal);
       const outcome = await this.options.trainer.train(
         model,
@@ -135,7 +214,19 @@ export class NodeAgent {
         (p) => this.progress(task, p.phase, { epoch: p.epoch, epochs: p.epochs, loss: p.loss }),
         signal,
       );
-      await this.upload(task, model, outcome, signal);
+      const dp = await this.safeguards.privatize(task, outcome.delta);
+      let payload: Uint8Array = new Uint8Array(outcome.delta.buffer, outcome.delta.byteOffset, outcome.delta.byteLength);
+      if (secure) {
+        this.progress(task, 'masking', { message: 'waiting for the other sites\' key shares' });
+        const masked = await secure.mask(outcome.delta, outcome.numExamples);
+        payload = new Uint8Array(masked.buffer, masked.byteOffset, masked.byteLength);
+      }
+      const sent = await this.upload(task, model, outcome, payload, secure ? 'masked' : 'delta', signal);
+      await this.safeguards.audit({ federation: task.federation, round: task.round, kind: secure ? 'masked-update' : 'update', bytes: sent.bytes, sha256: sent.sha256, dp });
+      if (secure) {
+        this.progress(task, 'unmasking', { message: 'waiting for the unmask request' });
+        await secure.reveal();
+      }
       this.progress(task, 'done', { epoch: outcome.epochs, loss: outcome.trainLoss, message: `update sent (${outcome.numExamples} examples)` });
     } catch (err) {
       const message = (err as grpc.ServiceError).details || (err as Error).message;
@@ -172,12 +263,12 @@ export class NodeAgent {
     }
   }
 
-  private async upload(task: Task, model: DownloadedModel, outcome: Awaited<ReturnType<Trainer['train']>>, signal: AbortSignal): Promise<void> {
+  private async upload(task: Task, model: DownloadedModel, outcome: TrainingOutcome, payload: Uint8Array, kind: 'delta' | 'masked', signal: AbortSignal) {
     const backoff = new Backoff(this.options.random ?? Math.random, 200, 5_000);
     for (;;) {
       signal.throwIfAborted();
       try {
-        const receipt = await this.client.uploadUpdate(
+        const sent = await this.client.uploadUpdate(
           {
             federation: task.federation,
             round: task.round,
@@ -187,16 +278,16 @@ export class NodeAgent {
             baseVersion: model.version,
             numExamples: outcome.numExamples,
             tensors: model.header.tensors,
-            kind: 'delta',
+            kind,
           },
-          outcome.delta,
+          payload,
           { metrics: outcome.metrics, trainLoss: outcome.trainLoss, epochs: outcome.epochs, seconds: outcome.seconds },
-          (sent, total) => {
-            if (sent === total || sent % (16 << 20) < (1 << 20)) this.progress(task, 'uploading', { bytes: sent, totalBytes: total });
+          (done, total) => {
+            if (done === total || done % (16 << 20) < (1 << 20)) this.progress(task, 'uploading', { bytes: done, totalBytes: total });
           },
         );
-        this.log(receipt.message);
-        return;
+        this.log(sent.receipt.message);
+        return sent;
       } catch (err) {
         if (!isRetryable(err) || Date.now() > task.deadlineUnixMs) throw err;
         this.log(`upload failed (${(err as grpc.ServiceError).details || (err as Error).message}); retrying`);

@@ -1,5 +1,10 @@
+import { mkdir } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { AgentRefusedError, NodeAgent } from '../../node-agent/index.js';
+import { Safeguards } from '../../node-agent/safeguards.js';
+import { DEFAULT_POLICY, loadSitePolicy } from '../../node-agent/policy/index.js';
+import { parsePublicKey, readIdentityFile } from '../../shared/crypto/index.js';
+import { registerAgentAudit } from './agent-audit.js';
 import type { Trainer } from '../../node-agent/index.js';
 import { finiteNumber, hostPort, nonNegativeInt, positiveInt } from './parse.js';
 import { dataSpecFrom } from './data-options.js';
@@ -7,6 +12,10 @@ import { dataSpecFrom } from './data-options.js';
 interface AgentRunOptions {
   coordinator: string;
   name: string;
+  identity: string;
+  coordinatorKey: string;
+  policy?: string;
+  state: string;
   data: string;
   shard: string;
   partition: string;
@@ -25,6 +34,10 @@ export function registerAgent(program: Command): void {
     .description('dial the coordinator, take tasks, train locally, send back only weight updates')
     .requiredOption('--coordinator <host:port>', 'coordinator address', hostPort)
     .requiredOption('--name <site>', 'this site\'s name, as on the coordinator\'s site list')
+    .requiredOption('--identity <file>', "this site's private key (from `medley keys generate`; mode 600)")
+    .requiredOption('--coordinator-key <key|file>', "the coordinator's public key (ed25519:… or its coordinator.key.pub): the only coordinator this agent trusts")
+    .option('--policy <file>', "the hospital's site policy (YAML): methods, DP minimums, secure aggregation, model size; without it any task is accepted")
+    .option('--state <dir>', "the agent's own folder: privacy ledger and audit log", 'medley-agent')
     .option('--data <synthetic|file.npz>', 'local training data', 'synthetic')
     .option('--shard <i/n>', "this site's share when one file is split across n sites (1-based)", '1/1')
     .option('--partition <iid|label-skew>', 'how a shared file is split across sites', 'iid')
@@ -36,6 +49,12 @@ export function registerAgent(program: Command): void {
     .option('--max-attempts <n>', 'give up after this many failed connection attempts in a row (0 = never)', nonNegativeInt, 0)
     .action(async (opts: AgentRunOptions) => {
       const log = (m: string) => process.stderr.write(`[agent ${opts.name}] ${m}\n`);
+      const identity = await readIdentityFile(opts.identity);
+      const coordinatorKey = parsePublicKey(opts.coordinatorKey, '--coordinator-key');
+      const policy = opts.policy ? await loadSitePolicy(opts.policy) : DEFAULT_POLICY;
+      await mkdir(opts.state, { recursive: true, mode: 0o700 });
+      const safeguards = await Safeguards.open(opts.state, policy);
+      log(`policy: ${opts.policy ?? '(none: any task accepted)'}; audit log and privacy ledger in ${opts.state}`);
       let trainer: Trainer;
       if (opts.trainer === 'fixed-step') {
         const { FixedStepTrainer } = await import('../../node-agent/trainer/fixed-step-trainer.js');
@@ -54,7 +73,7 @@ export function registerAgent(program: Command): void {
       const controller = new AbortController();
       process.once('SIGINT', () => controller.abort(new Error('SIGINT')));
       process.once('SIGTERM', () => controller.abort(new Error('SIGTERM')));
-      const node = new NodeAgent({ coordinator: opts.coordinator, site: opts.name, trainer, log, signal: controller.signal, maxAttempts: opts.maxAttempts });
+      const node = new NodeAgent({ coordinator: opts.coordinator, site: opts.name, trainer, identity, coordinatorKey, safeguards, log, signal: controller.signal, maxAttempts: opts.maxAttempts });
       try {
         await node.run();
       } catch (err) {
@@ -66,4 +85,5 @@ export function registerAgent(program: Command): void {
         throw err;
       }
     });
+  registerAgentAudit(agent);
 }

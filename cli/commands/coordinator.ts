@@ -1,5 +1,8 @@
 import type { Command } from 'commander';
 import { Coordinator, initCoordinatorState, type ModelEvaluator } from '../../coordinator/index.js';
+import { adminKeyPath, coordinatorKeyPath } from '../../coordinator/store/index.js';
+import { formatPublicKey, parsePublicKey } from '../../shared/crypto/index.js';
+import { ConfigError } from '../../shared/wire/index.js';
 import { hostPort, nonNegativeInt, positiveInt, positiveNumber, collect } from './parse.js';
 import { initialModel } from './initial-model.js';
 import { dataSpecFrom } from './data-options.js';
@@ -32,17 +35,25 @@ export function registerCoordinator(program: Command): void {
     .description('create a coordinator state folder with the initial global model (version 1)')
     .requiredOption('--dir <state>', 'state folder to create (must be empty or absent)')
     .option('--federation <name>', 'federation name', 'medley')
-    .option('--site <names>', 'expected site (repeat, or comma-separated)', collect, [])
+    .option('--site <name=key>', 'enrol a site with its public key (ed25519:… or a .pub file); repeat for more', collect, [])
     .option('--model <arch|dir>', 'zoo architecture (cnn-small, resnet-mini) or a folder with a TF.js model.json', 'cnn-small')
     .option('--input <HxWxC>', 'input shape for a zoo model', '28x28x1')
     .option('--classes <n>', 'number of classes for a zoo model', positiveInt, 2)
     .option('--seed <s>', 'seed of the initial weights', nonNegativeInt, 1234)
     .action(async (opts: InitOptions) => {
       const model = await initialModel(opts.model, opts.input, opts.classes, opts.seed);
-      const manifest = await initCoordinatorState({ stateDir: opts.dir, federation: opts.federation, sites: opts.site, model });
+      const sites = opts.site.map((entry) => {
+        const eq = entry.indexOf('=');
+        if (eq <= 0) throw new ConfigError(`--site ${entry}: give NAME=KEY, where KEY is the site's "ed25519:…" public key or its .pub file`);
+        return { name: entry.slice(0, eq), publicKey: parsePublicKey(entry.slice(eq + 1), `--site ${entry.slice(0, eq)}`) };
+      });
+      const { manifest, keys } = await initCoordinatorState({ stateDir: opts.dir, federation: opts.federation, sites, model });
       process.stderr.write(
-        `initialised ${opts.dir}: federation ${opts.federation}, model version ${manifest.version} (${manifest.totalBytes / 4} parameters), sites: ${opts.site.join(', ') || '(none yet; add with `medley site add`)'}\n`,
+        `initialised ${opts.dir}: federation ${opts.federation}, model version ${manifest.version} (${manifest.totalBytes / 4} parameters), sites: ${sites.map((s) => s.name).join(', ') || '(none yet; add with `medley site add`)'}\n` +
+          `coordinator identity: ${coordinatorKeyPath(opts.dir)} (public key in ${coordinatorKeyPath(opts.dir)}.pub; give it to every site for --coordinator-key)\n` +
+          `admin key: ${adminKeyPath(opts.dir)} (needed by \`medley status\` and \`medley round start\`; keep it secret)\n`,
       );
+      process.stdout.write(formatPublicKey(keys.identity.signPublicKey) + '\n');
     });
   coordinator
     .command('serve')

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { runDemo, type DemoOptions } from '../demo/run-demo.js';
 import { formatMetric } from '../progress/format.js';
-import { nonNegativeInt, positiveInt, positiveNumber } from './parse.js';
+import { nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber } from './parse.js';
 
 interface DemoFlags extends Omit<DemoOptions, 'out' | 'log'> {
   out?: string;
@@ -23,6 +23,9 @@ export function registerDemo(program: Command): void {
     .option('--model <arch|dir>', 'zoo architecture or a TF.js model folder', 'cnn-small')
     .option('--partition <iid|label-skew>', 'how a .npz training set is split across sites', 'iid')
     .option('--count <n>', 'synthetic training images per site', positiveInt)
+    .option('--secure-aggregation', 'mask updates so the coordinator learns only their sum')
+    .option('--dp-noise <sigma>', 'differential privacy at the sites: Gaussian noise multiplier', nonNegativeNumber)
+    .option('--dp-clip <norm>', "differential privacy at the sites: clip each update's L2 norm to this", positiveNumber)
     .option('--json', 'print summary.json on stdout (progress stays on stderr)')
     .action(async (flags: DemoFlags) => {
       const log = (m: string) => process.stderr.write(`[demo] ${m}\n`);

@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import type { RoundRecord, StartRoundsRequest } from '../../shared/wire/index.js';
 import { AdminClient } from '../admin-client.js';
+import { adminKeyFrom, adminKeyOptions, type AdminKeyOptions } from './admin-key.js';
 import { RoundProgress } from '../progress/round-progress.js';
-import { hostPort, nonNegativeInt, positiveInt, positiveNumber } from './parse.js';
+import { hostPort, nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber } from './parse.js';
 
 export interface RoundRunResult {
   firstRound: number;
@@ -28,8 +29,14 @@ export async function startAndFollow(admin: AdminClient, request: StartRoundsReq
   };
 }
 
-interface RoundStartOptions {
+interface RoundStartOptions extends AdminKeyOptions {
   coordinator: string;
+  secureAggregation?: boolean;
+  secaggThreshold: number;
+  secaggClip: number;
+  dpNoise: number;
+  dpClip: number;
+  strategy: string;
   rounds: number;
   minSites: number;
   maxSites: number;
@@ -44,7 +51,7 @@ interface RoundStartOptions {
 
 export function registerRound(program: Command): void {
   const round = program.command('round').description('launch and follow federation rounds');
-  round
+  const start = round
     .command('start')
     .description('start rounds on a running coordinator and follow them until done')
     .requiredOption('--coordinator <host:port>', 'coordinator address', hostPort)
@@ -57,9 +64,15 @@ export function registerRound(program: Command): void {
     .option('--deadline <seconds>', 'round deadline; later updates are refused', positiveInt, 600)
     .option('--wait <seconds>', 'how long to wait for --min-sites sites to connect', positiveInt, 120)
     .option('--seed <s>', 'seed for site selection and local shuffling', nonNegativeInt, 0)
-    .option('--json', 'print the result as JSON on stdout (progress stays on stderr)')
-    .action(async (opts: RoundStartOptions) => {
-      const admin = new AdminClient(opts.coordinator);
+    .option('--strategy <name>', 'aggregation strategy', 'fedavg')
+    .option('--secure-aggregation', 'mask updates so the coordinator learns only their sum (SecAgg with dropout recovery)')
+    .option('--secagg-threshold <k>', 'least surviving sites for a secure round (0 = two thirds of the selected)', nonNegativeInt, 0)
+    .option('--secagg-clip <c>', 'secure aggregation clips every update value to [-c, c] before quantizing', positiveNumber, 1)
+    .option('--dp-noise <sigma>', 'differential privacy at the sites: Gaussian noise multiplier (0 = clip only)', nonNegativeNumber, 0)
+    .option('--dp-clip <norm>', "differential privacy at the sites: clip each update's L2 norm to this (enables DP)", positiveNumber)
+    .option('--json', 'print the result as JSON on stdout (progress stays on stderr)');
+  adminKeyOptions(start).action(async (opts: RoundStartOptions) => {
+      const admin = new AdminClient(opts.coordinator, adminKeyFrom(opts));
       try {
         const result = await startAndFollow(
           admin,
@@ -73,6 +86,12 @@ export function registerRound(program: Command): void {
             deadlineSeconds: opts.deadline,
             waitSeconds: opts.wait,
             seed: opts.seed,
+            strategy: opts.strategy,
+            secureAggregation: Boolean(opts.secureAggregation),
+            secaggThreshold: opts.secaggThreshold,
+            secaggClip: opts.secaggClip,
+            dpNoiseMultiplier: opts.dpNoise,
+            dpClipNorm: opts.dpClip ?? 0,
           },
           true,
         );

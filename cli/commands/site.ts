@@ -1,22 +1,25 @@
 import type { Command } from 'commander';
 import { SiteRegistry, readFederationConfig } from '../../coordinator/index.js';
+import { fingerprint, parsePublicKey } from '../../shared/crypto/index.js';
 
 export function registerSite(program: Command): void {
   const site = program.command('site').description("manage the coordinator's list of expected sites");
   site
     .command('add')
-    .description('put a site on the list (takes effect for its next connection)')
+    .description('enrol a site with its public key (takes effect for its next connection)')
     .requiredOption('--dir <state>', 'coordinator state folder')
     .requiredOption('--name <site>', 'site name')
-    .action(async (opts: { dir: string; name: string }) => {
+    .requiredOption('--public-key <key|file>', 'the "ed25519:…" key `medley keys generate` printed at the site, or its .pub file')
+    .action(async (opts: { dir: string; name: string; publicKey: string }) => {
       await readFederationConfig(opts.dir);
+      const key = parsePublicKey(opts.publicKey, `--public-key for site ${opts.name}`);
       const registry = await SiteRegistry.open(opts.dir);
-      const added = await registry.add(opts.name);
-      process.stderr.write(added ? `site ${opts.name} added\n` : `site ${opts.name} was already on the list\n`);
+      const added = await registry.add(opts.name, key);
+      process.stderr.write(added ? `site ${opts.name} added (key ${fingerprint(key)}…)\n` : `site ${opts.name} was already on the list with this key\n`);
     });
   site
     .command('remove')
-    .description('take a site off the list')
+    .description('take a site off the list; a running coordinator drops its session within a second')
     .requiredOption('--dir <state>', 'coordinator state folder')
     .requiredOption('--name <site>', 'site name')
     .action(async (opts: { dir: string; name: string }) => {
@@ -33,6 +36,6 @@ export function registerSite(program: Command): void {
     .action(async (opts: { dir: string; json?: boolean }) => {
       await readFederationConfig(opts.dir);
       const sites = (await SiteRegistry.open(opts.dir)).list();
-      process.stdout.write(opts.json ? JSON.stringify(sites, null, 2) + '\n' : sites.map((s) => `${s.name}\t${s.addedAt}`).join('\n') + '\n');
+      process.stdout.write(opts.json ? JSON.stringify(sites, null, 2) + '\n' : sites.map((s) => `${s.name}\t${s.addedAt}\t${s.publicKey ? fingerprint(parsePublicKey(s.publicKey)) + '…' : '(no key: cannot connect)'}`).join('\n') + '\n');
     });
 }

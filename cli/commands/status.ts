@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { StatusReply } from '../../shared/wire/index.js';
 import { AdminClient } from '../admin-client.js';
+import { adminKeyFrom, adminKeyOptions, type AdminKeyOptions } from './admin-key.js';
 import { formatBytes, formatMetric } from '../progress/format.js';
 import { hostPort } from './parse.js';
 
@@ -23,13 +24,13 @@ export function renderStatus(status: StatusReply): string {
 }
 
 export function registerStatus(program: Command): void {
-  program
+  const statusCommand = program
     .command('status')
     .description('show sites, rounds and the current model version of a running coordinator')
     .requiredOption('--coordinator <host:port>', 'coordinator address', hostPort)
-    .option('--json', 'print the status as JSON')
-    .action(async (opts: { coordinator: string; json?: boolean }) => {
-      const admin = new AdminClient(opts.coordinator);
+    .option('--json', 'print the status as JSON');
+  adminKeyOptions(statusCommand).action(async (opts: AdminKeyOptions & { coordinator: string; json?: boolean }) => {
+      const admin = new AdminClient(opts.coordinator, adminKeyFrom(opts));
       try {
         const status = await admin.status();
         process.stdout.write(opts.json ? JSON.stringify(status, null, 2) + '\n' : renderStatus(status) + '\n');

@@ -1,6 +1,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ModelStore, initCoordinatorState } from '../../coordinator/index.js';
+import { adminKeyPath, coordinatorKeyPath } from '../../coordinator/store/index.js';
+import { generateIdentity, readAdminKeyFile, writeIdentityFile } from '../../shared/crypto/index.js';
 import { AdminClient } from '../admin-client.js';
 import { dataSpecFrom } from '../commands/data-options.js';
 import { initialModel } from '../commands/initial-model.js';
@@ -22,6 +24,9 @@ export interface DemoOptions {
   model: string;
   partition: string;
   count?: number;
+  secureAggregation?: boolean;
+  dpNoise?: number;
+  dpClip?: number;
   log: (message: string) => void;
 }
 
@@ -59,7 +64,14 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const heldOut = loadHeldOut(dataSpecFrom({ data: options.data, shard: '1/1', partition: 'iid', seed: options.seed, count: options.count }));
   const siteNames = Array.from({ length: options.sites }, (_, i) => `site-${i + 1}`);
   const model = await initialModel(options.model, `${heldOut.height}x${heldOut.width}x${heldOut.channels}`, heldOut.classes, options.seed + 1234);
-  const initial = await initCoordinatorState({ stateDir, federation: 'demo', sites: siteNames, model });
+  // Each site gets its own identity, as `medley keys generate` would make at the hospital.
+  const sites = [];
+  for (const name of siteNames) {
+    const identity = await generateIdentity(name);
+    await writeIdentityFile(join(outDir, 'keys', `${name}.key`), identity);
+    sites.push({ name, publicKey: identity.signPublicKey });
+  }
+  const { manifest: initial } = await initCoordinatorState({ stateDir, federation: 'demo', sites, model });
   log(`run folder ${outDir}; model ${options.model} with ${initial.totalBytes / 4} parameters; held-out set of ${heldOut.count} images`);
 
   const children: Child[] = [];
@@ -83,13 +95,17 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     });
     log(`coordinator listening on ${address}`);
     siteNames.forEach((name, i) => {
-      const args = ['agent', 'run', '--coordinator', address, '--name', name, '--data', options.data, '--shard', `${i + 1}/${options.sites}`, '--partition', options.partition, '--seed', String(options.seed)];
+      const args = [
+        'agent', 'run', '--coordinator', address, '--name', name,
+        '--identity', join(outDir, 'keys', `${name}.key`), '--coordinator-key', `${coordinatorKeyPath(stateDir)}.pub`, '--state', join(outDir, 'agents', name),
+        '--data', options.data, '--shard', `${i + 1}/${options.sites}`, '--partition', options.partition, '--seed', String(options.seed),
+      ];
       if (options.count) args.push('--count', String(options.count));
       children.push(spawnMedley(name, args, join(logDir, `${name}.log`)));
     });
     log(`started ${options.sites} agents (logs in ${logDir})`);
 
-    const admin = new AdminClient(address);
+    const admin = new AdminClient(address, readAdminKeyFile(adminKeyPath(stateDir)));
     try {
       await admin.waitUntilReady(30_000);
       await waitForSites(admin, options.sites, children, 180_000);
@@ -105,6 +121,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
           deadlineSeconds: 900,
           waitSeconds: 120,
           seed: options.seed,
+          secureAggregation: Boolean(options.secureAggregation),
+          dpNoiseMultiplier: options.dpNoise ?? 0,
+          dpClipNorm: options.dpClip ?? 0,
         },
         true,
       );

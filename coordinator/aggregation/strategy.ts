@@ -37,3 +37,15 @@ export interface AggregationStrategy {
   readonly needsIndividualUpdates: boolean;
   begin(elements: number): RoundAggregate;
 }
+
+/**
+ * Secure aggregation shows the coordinator only the sum of the round's updates. A strategy that
+ * must look at each update on its own cannot work on that: say so instead of running it wrongly.
+ */
+export function secureAggregationConflict(strategy: Pick<AggregationStrategy, 'name' | 'needsIndividualUpdates'>): string | null {
+  if (!strategy.needsIndividualUpdates) return null;
+  return (
+    `strategy ${strategy.name} needs every site's update on its own, and secure aggregation by design lets the coordinator see only their sum; ` +
+    `run it without --secure-aggregation, or choose a strategy that works on sums (fedavg)`
+  );
+}

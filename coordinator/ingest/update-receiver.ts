@@ -1,13 +1,14 @@
+import { SEALING_SCHEME, TAG_BYTES, UpdateOpener, type Identity } from '../../shared/crypto/index.js';
 import {
   InvalidUpdateError,
   TENSOR_FORMAT_VERSION,
-  TransferDigest,
   TruncatedStreamError,
+  UnknownSiteError,
   describeMismatch,
   type TensorSpec,
   type UpdateChunk,
   type UpdateHeader,
-  type UpdateTrailer,
+  type UpdateReport,
   type UploadReceipt,
 } from '../../shared/wire/index.js';
 import type { UpdateSegment } from '../aggregation/index.js';
@@ -17,7 +18,8 @@ import { SpoolFile } from './spool.js';
 /** An update that passed every check at the edge, ready to be folded into a round. */
 export interface VerifiedUpdate {
   header: UpdateHeader;
-  trailer: UpdateTrailer;
+  /** The site's report on its training, from the sealed final chunk. */
+  report: UpdateReport;
   bytes: number;
   l2Norm: number;
   segments: () => AsyncIterable<UpdateSegment>;
@@ -29,6 +31,8 @@ export interface AdmittedUpload {
   expected: readonly TensorSpec[];
   /** Largest L2 norm accepted for an update, or null for no bound. */
   maxNorm: number | null;
+  /** "delta" (float32 weights difference) or "masked" (secure aggregation input, uint32). */
+  kind: 'delta' | 'masked';
   accept(update: VerifiedUpdate): Promise<void>;
   /** The upload failed before acceptance; the site may try again while the round is open. */
   release(reason: string): void;
@@ -38,6 +42,12 @@ export interface UploadGate {
   admit(header: UpdateHeader): AdmittedUpload;
 }
 
+/** The keys an upload is checked with: the coordinator's own, and each site's enrolled key. */
+export interface IngestKeys {
+  coordinator: Identity;
+  siteKey(site: string): Uint8Array | undefined;
+}
+
 const MAX_EXAMPLES = 1e12;
 
 function checkHeader(header: UpdateHeader, admitted: AdmittedUpload): void {
@@ -45,7 +55,9 @@ function checkHeader(header: UpdateHeader, admitted: AdmittedUpload): void {
   if (header.formatVersion !== TENSOR_FORMAT_VERSION) {
     throw new InvalidUpdateError(`${who} uses tensor format ${header.formatVersion}; this coordinator reads format ${TENSOR_FORMAT_VERSION}. Upgrade the agent or the coordinator so they match`);
   }
-  if (header.kind !== 'delta') throw new InvalidUpdateError(`${who} is of kind "${header.kind}"; a FedAvg round takes "delta" updates`);
+  if (header.kind !== admitted.kind) {
+    throw new InvalidUpdateError(`${who} is of kind "${header.kind}"; this round takes "${admitted.kind}" updates${admitted.kind === 'masked' ? ' (secure aggregation is on)' : ''}`);
+  }
   if (!Number.isInteger(header.numExamples) || header.numExamples < 1 || header.numExamples > MAX_EXAMPLES) {
     throw new InvalidUpdateError(`${who} claims ${header.numExamples} training examples; it must be a positive whole number`);
   }
@@ -117,6 +129,7 @@ export class UpdateReceiver {
 
   constructor(
     private readonly gate: UploadGate,
+    private readonly keys: IngestKeys,
     private readonly spoolDir: string,
     uploadSlots = DEFAULT_UPLOAD_SLOTS,
     private readonly stallMs = UPLOAD_STALL_MS,
@@ -144,64 +157,69 @@ export class UpdateReceiver {
       throw new InvalidUpdateError(`update stream must start with a header, got "${firstChunk.body ?? 'an empty message'}"`);
     }
     const header = firstChunk.header;
+    const who = `update from site ${header.site} for round ${header.round}`;
+    if (header.scheme !== SEALING_SCHEME) {
+      throw new InvalidUpdateError(`${who} is not sealed with ${SEALING_SCHEME} (it says "${header.scheme}"); every update must be encrypted and signed, upgrade the agent`);
+    }
+    const siteKey = this.keys.siteKey(header.site);
+    if (!siteKey) throw new UnknownSiteError(`${who}: site ${header.site} has no enrolled key; nothing from it is accepted`);
+    // The header signature is checked before the round hears of the upload, so a forger cannot
+    // even hold the real site's upload slot.
+    const opener = new UpdateOpener(this.keys.coordinator, siteKey, header, new Uint8Array(header.sealedKey), new Uint8Array(header.headerSignature));
     const admitted = this.gate.admit(header);
     let spool: SpoolFile | null = null;
     let accepted = false;
     try {
       checkHeader(header, admitted);
       spool = await SpoolFile.create(this.spoolDir, `r${header.round}-${header.site}`);
-      const digest = new TransferDigest();
-      const scan = new FiniteScan(admitted.expected);
-      const who = `update from site ${header.site} for round ${header.round}`;
-      let trailer: UpdateTrailer | null = null;
+      const scan = admitted.kind === 'delta' ? new FiniteScan(admitted.expected) : null;
+      let received = 0;
+      let report: UpdateReport | null = null;
       for (;;) {
         const next = await nextWithin(iterator, this.stallMs, who);
         if (next.done) break;
         const chunk = next.value;
-        if (trailer) throw new InvalidUpdateError(`${who} has data after its trailer`);
+        if (report) throw new InvalidUpdateError(`${who} has data after its trailer`);
         if (chunk.body === 'data' && 'data' in chunk) {
-          const data = chunk.data;
-          if (digest.byteCount + data.length > header.totalBytes) {
+          if (received + chunk.data.length - TAG_BYTES > header.totalBytes) {
             throw new InvalidUpdateError(`${who} sends more than the ${header.totalBytes} bytes it announced`);
           }
-          digest.update(data);
-          scan.feed(data);
-          await spool.write(data);
-          onBytes?.(data.length);
+          const plain = Buffer.from(opener.open(chunk.data));
+          received += plain.length;
+          scan?.feed(plain);
+          await spool.write(plain);
+          onBytes?.(chunk.data.length);
         } else if (chunk.body === 'trailer' && 'trailer' in chunk) {
-          trailer = chunk.trailer;
+          if (received < header.totalBytes) {
+            throw new TruncatedStreamError(`${who} ended after ${received} of ${header.totalBytes} bytes; it was discarded, send it again`);
+          }
+          const trailer = chunk.trailer;
+          report = parseReport(opener.finish(new Uint8Array(trailer.sealedFinal), new Uint8Array(trailer.signature), trailer.chunks), who);
         } else {
           throw new InvalidUpdateError(`${who} has a second header (or an empty message) after its start`);
         }
       }
-      if (digest.byteCount < header.totalBytes) {
-        throw new TruncatedStreamError(`${who} ended after ${digest.byteCount} of ${header.totalBytes} bytes; it was discarded, send it again`);
+      if (received < header.totalBytes) {
+        throw new TruncatedStreamError(`${who} ended after ${received} of ${header.totalBytes} bytes; it was discarded, send it again`);
       }
-      if (!trailer) throw new TruncatedStreamError(`${who} ended without its trailer (checksum); it was discarded, send it again`);
-      const actual = digest.hex();
-      if (trailer.sha256 !== actual) {
-        throw new InvalidUpdateError(`${who} has sha256 ${actual} but its trailer says ${trailer.sha256 || '(none)'}; the bytes were damaged in transit, send it again`);
-      }
-      const problem = scan.problem();
+      if (!report) throw new TruncatedStreamError(`${who} ended without its signed trailer; it was discarded, send it again`);
+      const problem = scan?.problem();
       if (problem) throw new InvalidUpdateError(`${who} is not finite: ${problem}. Check the site's training (learning rate, data scaling)`);
-      if (admitted.maxNorm !== null && scan.l2Norm > admitted.maxNorm) {
+      if (scan && admitted.maxNorm !== null && scan.l2Norm > admitted.maxNorm) {
         throw new InvalidUpdateError(`${who} has L2 norm ${scan.l2Norm.toPrecision(4)}, above the federation's bound of ${admitted.maxNorm}`);
-      }
-      for (const [name, value] of Object.entries(trailer.metrics ?? {})) {
-        if (typeof value !== 'number') throw new InvalidUpdateError(`${who} reports metric ${name} that is not a number`);
       }
       await spool.close();
       freeSlot();
       const ready = spool;
       await admitted.accept({
         header,
-        trailer,
-        bytes: digest.byteCount,
-        l2Norm: scan.l2Norm,
+        report,
+        bytes: received,
+        l2Norm: scan?.l2Norm ?? Number.NaN,
         segments: () => ready.segments(),
       });
       accepted = true;
-      return { accepted: true, round: header.round, bytes: digest.byteCount, message: `update from ${header.site} accepted for round ${header.round}` };
+      return { accepted: true, round: header.round, bytes: received, message: `update from ${header.site} accepted for round ${header.round}` };
     } catch (err) {
       if (!accepted) admitted.release(err instanceof Error ? err.message : String(err));
       throw err;
@@ -209,4 +227,23 @@ export class UpdateReceiver {
       await spool?.discard();
     }
   }
+}
+
+/** The sealed final chunk: the site's report as JSON, checked field by field. */
+function parseReport(plain: Uint8Array, who: string): UpdateReport {
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(plain).toString('utf8'));
+  } catch {
+    throw new InvalidUpdateError(`${who} has a final chunk that is not the JSON report it should be`);
+  }
+  const r = value as Partial<UpdateReport> | null;
+  const finite = (x: unknown) => typeof x === 'number' && Number.isFinite(x);
+  if (!r || typeof r !== 'object' || !finite(r.trainLoss) || !finite(r.epochs) || !finite(r.seconds) || typeof r.metrics !== 'object' || r.metrics === null) {
+    throw new InvalidUpdateError(`${who} has a report without trainLoss, epochs, seconds and metrics as numbers`);
+  }
+  for (const [name, v] of Object.entries(r.metrics)) {
+    if (typeof v !== 'number') throw new InvalidUpdateError(`${who} reports metric ${name} that is not a number`);
+  }
+  return { metrics: r.metrics, trainLoss: r.trainLoss!, epochs: r.epochs!, seconds: r.seconds! };
 }

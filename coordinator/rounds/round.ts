@@ -13,6 +13,10 @@ export interface RoundOptions {
   deadlineUnixMs: number;
   maxNorm: number | null;
   now: () => number;
+  /** "masked" under secure aggregation: updates are masked uint32 vectors, not float deltas. */
+  kind?: 'delta' | 'masked';
+  /** Called after a site's update is folded in. */
+  onFolded?: (site: string) => void;
 }
 
 /**
@@ -27,6 +31,9 @@ export class Round implements UploadGate {
   private accepting = true;
   private poisoned: Error | null = null;
   private changeListener: (() => void) | null = null;
+  private readonly refusedSites = new Set<string>();
+  /** Under secure aggregation: the sites that completed the key exchange and may send input. */
+  private eligible: Set<string> | null = null;
 
   constructor(private readonly options: RoundOptions) {
     for (const site of options.selected) this.taskIds.set(site, randomUUID());
@@ -44,6 +51,9 @@ export class Round implements UploadGate {
       bytesUp: 0,
       metrics: {},
       message: '',
+      secureAggregation: options.kind === 'masked',
+      refused: [],
+      dropped: [],
     };
   }
 
@@ -68,7 +78,22 @@ export class Round implements UploadGate {
   }
 
   pendingSites(): string[] {
-    return this.options.selected.filter((s) => !this.hasReported(s));
+    return this.options.selected.filter((s) => !this.hasReported(s) && !this.refusedSites.has(s) && (!this.eligible || this.eligible.has(s)));
+  }
+
+  /** The site declined its task (policy, privacy budget): the round stops waiting for it. */
+  refuse(site: string): boolean {
+    if (!this.taskIds.has(site) || this.hasReported(site) || this.refusedSites.has(site)) return false;
+    this.refusedSites.add(site);
+    this.record.refused = [...(this.record.refused ?? []), site];
+    this.changeListener?.();
+    return true;
+  }
+
+  /** Secure aggregation: only sites whose key shares the others hold may send a masked input. */
+  limitTo(sites: readonly string[]): void {
+    this.eligible = new Set(sites);
+    this.changeListener?.();
   }
 
   allReported(): boolean {
@@ -101,11 +126,16 @@ export class Round implements UploadGate {
       throw new RoundMismatchError(`update from ${site} was trained from model version ${header.baseVersion}; round ${n} is based on version ${this.options.base.version}`);
     }
     if (this.hasReported(site)) throw new RoundMismatchError(`round ${n} already has the update from ${site}; a second one is refused`);
+    if (this.refusedSites.has(site)) throw new RoundMismatchError(`site ${site} declined its task for round ${n}; its update is refused`);
+    if (this.options.kind === 'masked' && !this.eligible?.has(site)) {
+      throw new RoundMismatchError(`site ${site} is not part of round ${n}'s secure aggregation (its key shares did not reach the others in time); its masked input is refused`);
+    }
     if (this.uploading.has(site)) throw new RoundMismatchError(`an upload from ${site} for round ${n} is already in progress`);
     this.uploading.add(site);
     return {
       expected: this.options.base.tensors,
       maxNorm: this.options.maxNorm,
+      kind: this.options.kind ?? 'delta',
       accept: (update) => this.fold(update),
       release: () => {
         this.uploading.delete(site);
@@ -114,7 +144,7 @@ export class Round implements UploadGate {
   }
 
   private async fold(update: VerifiedUpdate): Promise<void> {
-    const { header, trailer } = update;
+    const { header, report } = update;
     if (!this.accepting) {
       this.uploading.delete(header.site);
       throw new RoundMismatchError(`round ${this.number} closed while the update from ${header.site} was arriving; late updates are refused`);
@@ -134,12 +164,13 @@ export class Round implements UploadGate {
     this.record.reports.push({
       site: header.site,
       examples: header.numExamples,
-      epochs: trailer.epochs,
-      trainLoss: trailer.trainLoss,
-      seconds: trailer.seconds,
+      epochs: report.epochs,
+      trainLoss: report.trainLoss,
+      seconds: report.seconds,
       bytes: update.bytes,
-      metrics: { ...trailer.metrics },
+      metrics: { ...report.metrics },
     });
+    this.options.onFolded?.(header.site);
     this.record.examples += header.numExamples;
     this.record.bytesUp += update.bytes;
     this.changeListener?.();

@@ -1,16 +1,21 @@
+import { SecAggAbortError, type SecAggParams } from '../../shared/secagg/index.js';
 import {
   BusyError,
+  ConfigError,
   RoundMismatchError,
+  type AgentMessage,
+  type PrivacySpec,
   type RoundRecord,
   type StartRoundsReply,
   type StartRoundsRequest,
   type UpdateHeader,
 } from '../../shared/wire/index.js';
-import type { AggregationStrategy } from '../aggregation/index.js';
+import { ModularSumAggregate, secureAggregationConflict, type AggregationStrategy } from '../aggregation/index.js';
 import type { AdmittedUpload, UploadGate } from '../ingest/index.js';
 import { readFloat32Segments, type ModelManifest, type ModelStore, type RoundJournal } from '../store/index.js';
 import type { RoundEvents } from './round-events.js';
 import { Round } from './round.js';
+import { SecureExchange } from './secure-exchange.js';
 import type { SiteSession, SiteSessions } from './site-sessions.js';
 import { pickSites } from './site-selection.js';
 
@@ -33,9 +38,27 @@ export interface RunControllerDeps {
   /** How long a selected site may stay disconnected before the round stops waiting for it. */
   dropGraceMs?: number;
   maxUpdateNorm?: number | null;
+  /** The enrolled Ed25519 key of a site (secure aggregation relays it with the roster). */
+  identityKeyOf?: (site: string) => Uint8Array | undefined;
 }
 
-export type RunSettings = Required<Omit<StartRoundsRequest, 'maxSites' | 'seed'>> & Pick<StartRoundsRequest, 'maxSites' | 'seed'>;
+export interface RunSettings {
+  rounds: number;
+  minSites: number;
+  maxSites: number;
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  deadlineSeconds: number;
+  waitSeconds: number;
+  seed: number;
+  /** Secure aggregation on: its threshold (0 = two thirds of each round's sites) and clip range. */
+  secure: { threshold: number; clipRange: number } | null;
+  privacy: PrivacySpec | null;
+}
+
+/** Secure aggregation's Shamir sharing is over GF(2^8): at most 255 sites in one round. */
+const MAX_SECURE_SITES = 255;
 
 const DEFAULTS = { epochs: 1, batchSize: 32, learningRate: 0.001, deadlineSeconds: 600, waitSeconds: 120 };
 
@@ -50,6 +73,7 @@ export class RunController implements UploadGate {
   private remaining = 0;
   private readonly now: () => number;
   private wake: (() => void) | null = null;
+  private exchange: SecureExchange | null = null;
 
   constructor(private readonly deps: RunControllerDeps) {
     this.now = deps.now ?? Date.now;
@@ -86,6 +110,20 @@ export class RunController implements UploadGate {
   start(request: StartRoundsRequest): StartRoundsReply {
     if (this.running) throw new BusyError(`rounds are already running (${this.remaining} to go); wait for them to finish`);
     if (request.rounds < 1) throw new BusyError('ask for at least one round (--rounds 1 or more)');
+    const strategy = this.deps.strategy;
+    if (request.strategy && request.strategy !== strategy.name) {
+      throw new ConfigError(`strategy "${request.strategy}" is not available on this coordinator; it runs ${strategy.name}`);
+    }
+    if (request.secureAggregation) {
+      const conflict = secureAggregationConflict(strategy);
+      if (conflict) throw new ConfigError(conflict);
+    }
+    const clip = request.secaggClip ?? 0;
+    if (!Number.isFinite(clip) || clip < 0) throw new ConfigError(`secure-aggregation clip range ${clip} must be a positive number`);
+    const noise = request.dpNoiseMultiplier ?? 0;
+    const clipNorm = request.dpClipNorm ?? 0;
+    if (!Number.isFinite(noise) || noise < 0) throw new ConfigError(`DP noise multiplier ${noise} must be zero or positive`);
+    if (noise > 0 && !(clipNorm > 0 && Number.isFinite(clipNorm))) throw new ConfigError('differential privacy needs a positive clip norm (--dp-clip) along with the noise multiplier');
     const settings: RunSettings = {
       rounds: request.rounds,
       minSites: Math.max(1, request.minSites),
@@ -96,6 +134,8 @@ export class RunController implements UploadGate {
       deadlineSeconds: request.deadlineSeconds || DEFAULTS.deadlineSeconds,
       waitSeconds: request.waitSeconds || DEFAULTS.waitSeconds,
       seed: request.seed,
+      secure: request.secureAggregation ? { threshold: request.secaggThreshold ?? 0, clipRange: clip || 1 } : null,
+      privacy: clipNorm > 0 ? { noiseMultiplier: noise, clipNorm } : null,
     };
     const first = this.deps.journal.lastRound + 1;
     this.running = true;
@@ -112,6 +152,23 @@ export class RunController implements UploadGate {
       throw new RoundMismatchError(`no round is open (update from ${header.site} for round ${header.round}); late updates are refused`);
     }
     return this.current.admit(header);
+  }
+
+  /** A site's answer on its session: a refusal, or a secure-aggregation step. */
+  siteMessage(site: string, message: AgentMessage): void {
+    const round = this.current;
+    if (message.body === 'refusal' && 'refusal' in message) {
+      const { refusal } = message;
+      if (round && refusal.round === round.number && round.taskIds.get(site) === refusal.taskId && round.refuse(site)) {
+        this.deps.log(`round ${round.number}: site ${site} declined its task: ${refusal.reason}`);
+        this.deps.events.publish({ kind: 'task-refused', round: round.number, site, message: `site ${site} declined: ${refusal.reason}`, record: null });
+      }
+    } else if (this.exchange && round && round.taskIds.has(site)) {
+      const r = (message as { secaggKeys?: { round: number }; secaggShares?: { round: number }; secaggReveal?: { round: number } });
+      const n = r.secaggKeys?.round ?? r.secaggShares?.round ?? r.secaggReveal?.round;
+      if (n === round.number) this.exchange.handle(site, message);
+    }
+    this.poke();
   }
 
   /** Counts model bytes sent to a site toward the open round it was selected for. */
@@ -169,21 +226,39 @@ export class RunController implements UploadGate {
     const available = await this.waitForSites(n, settings);
     const chosen = pickSites(available.map((s) => s.site), settings.maxSites, settings.seed + n);
     const base = await store.manifest(store.latest);
+    const elements = base.totalBytes / 4;
+    const secure = settings.secure ? this.secureParams(n, chosen, settings.secure) : null;
+    const aggregate = secure ? new ModularSumAggregate(elements, secure) : this.deps.strategy.begin(elements);
+    const exchange = secure
+      ? new SecureExchange({
+          federation: this.deps.federation,
+          round: n,
+          params: secure,
+          sessions,
+          identityKeyOf: this.deps.identityKeyOf ?? (() => undefined),
+          waitFor: (ready, until) => this.waitFor(ready, until),
+          now: this.now,
+          log,
+        })
+      : null;
     const round = new Round({
       federation: this.deps.federation,
       number: n,
       base,
       selected: chosen,
-      aggregate: this.deps.strategy.begin(base.totalBytes / 4),
+      aggregate,
       deadlineUnixMs: this.now() + settings.deadlineSeconds * 1000,
       maxNorm: this.deps.maxUpdateNorm ?? null,
       now: this.now,
+      kind: secure ? 'masked' : 'delta',
+      onFolded: exchange ? (site) => exchange.noteMaskedInput(site) : undefined,
     });
     await journal.append('open', round.record);
     this.current = round;
+    this.exchange = exchange;
     round.onChange(() => this.poke());
-    events.publish({ kind: 'round-started', round: n, site: '', message: `round ${n}: ${chosen.length} sites, base version ${base.version}`, record: round.record });
-    log(`round ${n} open: sites ${chosen.join(', ')}; base model version ${base.version}`);
+    events.publish({ kind: 'round-started', round: n, site: '', message: `round ${n}: ${chosen.length} sites, base version ${base.version}${secure ? `, secure aggregation (threshold ${secure.threshold})` : ''}`, record: round.record });
+    log(`round ${n} open: sites ${chosen.join(', ')}; base model version ${base.version}${secure ? '; secure aggregation on' : ''}`);
     for (const site of chosen) {
       const session = sessions.get(site);
       if (!session) continue;
@@ -201,16 +276,46 @@ export class RunController implements UploadGate {
           deadlineUnixMs: round.deadline,
           seed: (settings.seed + n * 7919) >>> 0,
           sessionId: session.sessionId,
+          secureAggregation: secure,
+          privacy: settings.privacy,
+          parameters: elements,
+          strategy: this.deps.strategy.name,
         },
       });
     }
-    await this.waitForClose(round);
+    let setupFailure: Error | null = null;
+    try {
+      if (exchange) round.limitTo(await exchange.setUp(chosen, round.deadline));
+      await this.waitForClose(round);
+    } catch (err) {
+      if (!(err instanceof SecAggAbortError)) throw err;
+      setupFailure = err;
+    }
     await round.stopAccepting();
     for (const site of chosen) {
       const session = sessions.get(site);
       if (session) session.state = 'idle';
     }
-    return this.finish(round, settings, base);
+    try {
+      return await this.finish(round, settings, base, exchange, setupFailure);
+    } finally {
+      this.exchange = null;
+    }
+  }
+
+  /** The round's secure-aggregation parameters, or a clear error when the round cannot have it. */
+  private secureParams(n: number, chosen: string[], secure: { threshold: number; clipRange: number }): SecAggParams {
+    if (chosen.length < 2) throw new BusyError(`round ${n} has ${chosen.length} site; secure aggregation needs at least 2 (a sum of one is the update itself)`);
+    if (chosen.length > MAX_SECURE_SITES) throw new ConfigError(`round ${n} selected ${chosen.length} sites; secure aggregation supports at most ${MAX_SECURE_SITES} per round (use --max-sites)`);
+    const threshold = secure.threshold || Math.max(2, Math.ceil((2 * chosen.length) / 3));
+    if (threshold > chosen.length) throw new BusyError(`round ${n} selected ${chosen.length} sites, below the secure-aggregation threshold of ${threshold}`);
+    const weightBound = chosen.reduce((sum, site) => sum + (this.deps.sessions.get(site)?.trainExamples ?? 0), 0);
+    return { threshold, clipRange: secure.clipRange, weightBound: Math.max(1, weightBound) };
+  }
+
+  /** Waits until `ready()` holds or the time is up, waking on every site event. */
+  private async waitFor(ready: () => boolean, untilUnixMs: number): Promise<void> {
+    while (!ready() && this.now() < untilUnixMs) await this.sleep(Math.min(500, untilUnixMs - this.now()));
   }
 
   private async waitForClose(round: Round): Promise<void> {
@@ -229,18 +334,28 @@ export class RunController implements UploadGate {
     }
   }
 
-  private async finish(round: Round, settings: RunSettings, base: ModelManifest): Promise<RoundRecord> {
+  private async finish(round: Round, settings: RunSettings, base: ModelManifest, exchange: SecureExchange | null, setupFailure: Error | null): Promise<RoundRecord> {
     const { store, journal, log, sessions } = this.deps;
     const record = round.record;
     const aggregate = round.aggregate;
-    record.closedUnixMs = this.now();
     const notify = (state: string, message: string) => {
       for (const site of record.selected) sessions.get(site)?.send({ roundNotice: { round: record.round, state, message } });
     };
-    if (round.failure || aggregate.updates < settings.minSites) {
+    let failure = round.failure ?? setupFailure;
+    if (!failure && exchange && aggregate instanceof ModularSumAggregate && aggregate.updates >= settings.minSites) {
+      try {
+        const outcome = await exchange.unmask(aggregate, round.deadline);
+        record.dropped = outcome.dropped;
+      } catch (err) {
+        if (!(err instanceof SecAggAbortError)) throw err;
+        failure = err;
+      }
+    }
+    record.closedUnixMs = this.now();
+    if (failure || aggregate.updates < settings.minSites) {
       record.state = 'failed';
-      record.message = round.failure
-        ? `round ${record.round} failed while folding an update in (${round.failure.message}); the model stays at version ${base.version}`
+      record.message = failure
+        ? `round ${record.round} failed: ${failure.message}; the model stays at version ${base.version}`
         : `round ${record.round} got ${aggregate.updates} of the ${settings.minSites} updates it needs; the model stays at version ${base.version}` +
           (round.pendingSites().length ? ` (no update from ${round.pendingSites().join(', ')})` : '');
       await journal.append('failed', record);

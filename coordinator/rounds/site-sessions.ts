@@ -13,7 +13,8 @@ export interface SiteSession {
   lastSeen: number;
   state: SiteState;
   send(message: CoordinatorMessage): void;
-  close(reason: string): void;
+  /** Ends the session; `refuse` tells the agent it is no longer welcome (not worth retrying). */
+  close(reason: string, refuse?: boolean): void;
 }
 
 interface SessionEvents {

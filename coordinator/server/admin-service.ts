@@ -1,4 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
+import type { AdminGuard } from '../../shared/crypto/index.js';
+import { ADMIN_METADATA_KEY } from '../../shared/crypto/index.js';
 import {
   toServiceError,
   type RoundEvent,
@@ -8,6 +10,7 @@ import {
   type StatusRequest,
   type WatchRequest,
 } from '../../shared/wire/index.js';
+import { failStream } from './fail-stream.js';
 import type { RunController, RoundEvents, SiteSessions } from '../rounds/index.js';
 import type { ModelStore, RoundJournal, SiteRegistry } from '../store/index.js';
 
@@ -20,14 +23,24 @@ export interface AdminServiceDeps {
   controller: RunController;
   events: RoundEvents;
   evaluatorBackend: string;
+  guard: AdminGuard;
+}
+
+const ADMIN_PATH = '/medley.v1.Admin/';
+
+/** Every admin call must carry a fresh token made with the admin key; throws otherwise. */
+function authorize(guard: AdminGuard, call: { metadata: grpc.Metadata }, method: string): void {
+  const value = call.metadata.get(ADMIN_METADATA_KEY)[0];
+  guard.check(typeof value === 'string' ? value : undefined, ADMIN_PATH + method);
 }
 
 /** What the CLI and the demo talk to: status, starting rounds, following them. */
 export function adminService(deps: AdminServiceDeps): grpc.UntypedServiceImplementation {
   const { store, journal, registry, sessions, controller, events } = deps;
 
-  async function status(_call: grpc.ServerUnaryCall<StatusRequest, StatusReply>, callback: grpc.sendUnaryData<StatusReply>): Promise<void> {
+  async function status(call: grpc.ServerUnaryCall<StatusRequest, StatusReply>, callback: grpc.sendUnaryData<StatusReply>): Promise<void> {
     try {
+      authorize(deps.guard, call, 'Status');
       const manifest = store.latest > 0 ? await store.manifest(store.latest) : null;
       const rounds = journal.all();
       const open = controller.openRound;
@@ -63,6 +76,7 @@ export function adminService(deps: AdminServiceDeps): grpc.UntypedServiceImpleme
 
   function startRounds(call: grpc.ServerUnaryCall<StartRoundsRequest, StartRoundsReply>, callback: grpc.sendUnaryData<StartRoundsReply>): void {
     try {
+      authorize(deps.guard, call, 'StartRounds');
       callback(null, controller.start(call.request));
     } catch (err) {
       callback(toServiceError(err), null);
@@ -70,6 +84,12 @@ export function adminService(deps: AdminServiceDeps): grpc.UntypedServiceImpleme
   }
 
   function watchRounds(call: grpc.ServerWritableStream<WatchRequest, RoundEvent>): void {
+    try {
+      authorize(deps.guard, call, 'WatchRounds');
+    } catch (err) {
+      failStream(call, err);
+      return;
+    }
     const fromRound = call.request.fromRound;
     let finished = false;
     // History is replayed inside subscribe(), before it returns: remember the end and act after.

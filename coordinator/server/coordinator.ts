@@ -4,7 +4,8 @@ import { CHANNEL_OPTIONS, medleyPackage } from '../../shared/wire/index.js';
 import { FedAvg } from '../aggregation/index.js';
 import { UpdateReceiver, clearSpool } from '../ingest/index.js';
 import { RoundEvents, RunController, SiteSessions, type ModelEvaluator } from '../rounds/index.js';
-import { ModelStore, RoundJournal, SiteRegistry, readFederationConfig } from '../store/index.js';
+import { loadSodium, AdminGuard } from '../../shared/crypto/index.js';
+import { ModelStore, RoundJournal, SiteRegistry, readCoordinatorKeys, readFederationConfig } from '../store/index.js';
 import { adminService } from './admin-service.js';
 import { federationService } from './federation-service.js';
 
@@ -20,6 +21,7 @@ export interface CoordinatorOptions {
 /** A running coordinator: state on disk, the round controller, and the gRPC server. */
 export class Coordinator {
   private server: grpc.Server | null = null;
+  private enrolmentCheck: NodeJS.Timeout | null = null;
 
   private constructor(
     readonly federation: string,
@@ -35,7 +37,9 @@ export class Coordinator {
 
   static async open(options: CoordinatorOptions): Promise<Coordinator> {
     const log = options.log ?? ((m: string) => process.stderr.write(`[coordinator] ${m}\n`));
+    await loadSodium();
     const config = await readFederationConfig(options.stateDir);
+    const keys = await readCoordinatorKeys(options.stateDir);
     const store = await ModelStore.open(options.stateDir);
     if (store.latest === 0) throw new Error(`${options.stateDir} holds no model; run \`medley coordinator init\` again`);
     await store.verify(store.latest);
@@ -55,11 +59,12 @@ export class Coordinator {
       log,
       dropGraceMs: options.dropGraceMs,
       maxUpdateNorm: options.maxUpdateNorm ?? null,
+      identityKeyOf: (site) => registry.publicKeyOf(site),
     });
     await controller.recover();
     const spoolDir = join(options.stateDir, 'spool');
     await clearSpool(spoolDir);
-    const receiver = new UpdateReceiver(controller, spoolDir);
+    const receiver = new UpdateReceiver(controller, { coordinator: keys.identity, siteKey: (site) => registry.publicKeyOf(site) }, spoolDir);
     const common = { federation: config.federation, store, registry, sessions, controller, events };
     return new Coordinator(
       config.federation,
@@ -70,8 +75,8 @@ export class Coordinator {
       controller,
       events,
       {
-        federation: federationService({ ...common, receiver, log }),
-        admin: adminService({ ...common, journal, evaluatorBackend: options.evaluator?.backend ?? '' }),
+        federation: federationService({ ...common, receiver, identity: keys.identity, log }),
+        admin: adminService({ ...common, journal, evaluatorBackend: options.evaluator?.backend ?? '', guard: new AdminGuard(keys.adminKey) }),
       },
       log,
     );
@@ -88,13 +93,24 @@ export class Coordinator {
       server.bindAsync(address, credentials, (err, bound) => (err ? reject(err) : resolve(bound)));
     });
     this.server = server;
+    // `medley site remove` takes effect at once: a removed (or re-keyed) site loses its session.
+    this.enrolmentCheck = setInterval(() => this.dropUnenrolled(), 1000);
+    this.enrolmentCheck.unref();
     const host = address.slice(0, address.lastIndexOf(':'));
     const bound = `${host}:${port}`;
     this.log(`federation ${this.federation} listening on ${bound}; model version ${this.store.latest}`);
     return bound;
   }
 
+  private dropUnenrolled(): void {
+    for (const session of this.sessions.connected()) {
+      if (!this.registry.has(session.site)) session.close(`site ${session.site} was removed from the federation's site list`, true);
+    }
+  }
+
   async close(): Promise<void> {
+    if (this.enrolmentCheck) clearInterval(this.enrolmentCheck);
+    this.enrolmentCheck = null;
     const server = this.server;
     this.server = null;
     if (!server) return;

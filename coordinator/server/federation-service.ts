@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
+import { newNonce, signAsCoordinator, signModel, verifySite, type HandshakeTerms, type Identity } from '../../shared/crypto/index.js';
 import {
+  AuthenticationError,
   CHUNK_BYTES,
   InvalidUpdateError,
   PROTOCOL_VERSION,
@@ -11,6 +13,7 @@ import {
   writeMessage,
   type AgentMessage,
   type CoordinatorMessage,
+  type Hello,
   type ModelChunk,
   type ModelRequest,
   type UpdateChunk,
@@ -29,22 +32,33 @@ export interface FederationServiceDeps {
   controller: RunController;
   receiver: UpdateReceiver;
   events: RoundEvents;
+  identity: Identity;
   log: (message: string) => void;
 }
 
 function notOnList(site: string): UnknownSiteError {
   return new UnknownSiteError(
-    `site "${site}" is not on this federation's site list; the coordinator's operator can add it with \`medley site add --dir STATE --name ${site}\``,
+    `site "${site}" is not on this federation's site list (or has no enrolled key); the coordinator's operator can add it with \`medley site add --dir STATE --name ${site} --public-key KEY\``,
   );
 }
+
+/** How long an agent has to answer the challenge. */
+const PROOF_TIMEOUT_MS = 20_000;
 
 /** The service agents dial: control session, model download, update upload. */
 export function federationService(deps: FederationServiceDeps): grpc.UntypedServiceImplementation {
   const { store, registry, sessions, controller, receiver, events, log } = deps;
 
+  /**
+   * The control session. Nothing but the handshake is accepted until the site has proved it holds
+   * its enrolled key: hello -> challenge -> proof -> welcome.
+   */
   function session(call: grpc.ServerDuplexStream<AgentMessage, CoordinatorMessage>): void {
     let current: SiteSession | null = null;
+    let pending: { terms: HandshakeTerms; siteKey: Uint8Array; hello: Hello } | null = null;
+    let proofTimer: NodeJS.Timeout | undefined;
     const end = (err?: unknown) => {
+      clearTimeout(proofTimer);
       if (current) {
         sessions.unregister(current);
         log(`site ${current.site} disconnected`);
@@ -56,41 +70,79 @@ export function federationService(deps: FederationServiceDeps): grpc.UntypedServ
         call.end();
       }
     };
+    const welcome = () => {
+      const hello = pending!.hello;
+      pending = null;
+      clearTimeout(proofTimer);
+      const sessionId = randomUUID();
+      current = {
+        site: hello.site,
+        sessionId,
+        backend: hello.backend,
+        trainExamples: hello.trainExamples,
+        connectedAt: Date.now(),
+        lastSeen: Date.now(),
+        state: 'idle',
+        send: (m) => {
+          if (!call.writableEnded && !call.destroyed) call.write(m);
+        },
+        close: (reason, refuse) => {
+          log(`closing session of ${hello.site}: ${reason}`);
+          if (call.writableEnded || call.destroyed) return;
+          if (refuse) failStream(call, new UnknownSiteError(reason));
+          else call.end();
+        },
+      };
+      call.write({ welcome: { federation: deps.federation, sessionId, modelVersion: store.latest, protocolVersion: PROTOCOL_VERSION } });
+      sessions.register(current);
+      log(`site ${hello.site} connected (backend ${hello.backend}, ${hello.trainExamples} training examples)`);
+    };
     call.on('data', (message: AgentMessage) => {
       try {
         if (message.body === 'hello' && 'hello' in message) {
           const hello = message.hello;
-          if (current) throw new InvalidUpdateError('a session says hello only once');
-          if (!registry.has(hello.site)) throw notOnList(hello.site);
+          if (current || pending) throw new InvalidUpdateError('a session says hello only once');
           if (hello.protocolVersion !== PROTOCOL_VERSION) {
             throw new InvalidUpdateError(`agent speaks protocol ${hello.protocolVersion}, this coordinator ${PROTOCOL_VERSION}; upgrade the older side`);
           }
-          const sessionId = randomUUID();
-          current = {
+          const siteKey = registry.publicKeyOf(hello.site);
+          if (!siteKey) throw notOnList(hello.site);
+          if (hello.clientNonce.byteLength !== 32) throw new AuthenticationError('hello carries no 32-byte client nonce; upgrade the agent');
+          const terms: HandshakeTerms = {
+            federation: deps.federation,
             site: hello.site,
-            sessionId,
-            backend: hello.backend,
-            trainExamples: hello.trainExamples,
-            connectedAt: Date.now(),
-            lastSeen: Date.now(),
-            state: 'idle',
-            send: (m) => {
-              if (!call.writableEnded && !call.destroyed) call.write(m);
-            },
-            close: (reason) => {
-              log(`closing session of ${hello.site}: ${reason}`);
-              call.end();
-            },
+            coordinatorPublicKey: deps.identity.signPublicKey,
+            clientNonce: new Uint8Array(hello.clientNonce),
+            serverNonce: newNonce(),
           };
-          call.write({ welcome: { federation: deps.federation, sessionId, modelVersion: store.latest, protocolVersion: PROTOCOL_VERSION } });
-          sessions.register(current);
-          log(`site ${hello.site} connected (backend ${hello.backend}, ${hello.trainExamples} training examples)`);
+          pending = { terms, siteKey, hello };
+          call.write({
+            challenge: {
+              federation: deps.federation,
+              serverNonce: terms.serverNonce,
+              coordinatorPublicKey: deps.identity.signPublicKey,
+              signature: signAsCoordinator(deps.identity, terms),
+            },
+          });
+          proofTimer = setTimeout(() => end(new AuthenticationError(`site ${hello.site} did not answer the challenge within ${PROOF_TIMEOUT_MS / 1000}s`)), PROOF_TIMEOUT_MS);
           return;
         }
-        if (!current) throw new InvalidUpdateError('an agent must say hello before anything else on its session');
+        if (message.body === 'proof' && 'proof' in message) {
+          if (!pending) throw new InvalidUpdateError('a proof is only accepted in answer to a challenge');
+          if (!verifySite(pending.siteKey, pending.terms, new Uint8Array(message.proof.signature))) {
+            throw new AuthenticationError(
+              `site ${pending.terms.site} failed the challenge: its signature does not verify with the key enrolled for it (a different key, or a replayed handshake)`,
+            );
+          }
+          welcome();
+          return;
+        }
+        if (!current) throw new AuthenticationError('an agent must complete the handshake (hello, proof) before anything else on its session');
         current.lastSeen = Date.now();
         if (message.body === 'progress' && 'progress' in message) {
           events.publish({ kind: 'progress', round: message.progress.round, site: current.site, message: message.progress.message, progress: message.progress, record: null });
+        } else if (message.body !== 'heartbeat') {
+          controller.siteMessage(current.site, message);
         }
       } catch (err) {
         log(`session refused: ${(err as Error).message}`);
@@ -102,25 +154,46 @@ export function federationService(deps: FederationServiceDeps): grpc.UntypedServ
     call.on('cancelled', () => end());
   }
 
+  /** Downloads and uploads ride on an authenticated session: the id it was welcomed with. */
+  function checkSession(site: string, sessionId: string): void {
+    if (!registry.publicKeyOf(site)) throw notOnList(site);
+    const live = sessions.get(site);
+    if (!live || live.sessionId !== sessionId) {
+      throw new AuthenticationError(`site ${site} has no authenticated session with id "${sessionId}"; the agent must connect (and pass the challenge) first`);
+    }
+  }
+
   async function downloadModel(call: grpc.ServerWritableStream<ModelRequest, ModelChunk>): Promise<void> {
     const request = call.request;
     try {
-      if (!registry.has(request.site)) throw notOnList(request.site);
+      checkSession(request.site, request.sessionId);
       const version = request.version || store.latest;
       const manifest = await store.manifest(version);
+      const topologyJson = JSON.stringify(manifest.topology);
+      const specJson = JSON.stringify(manifest.spec);
       if (request.offset < 0 || request.offset > manifest.totalBytes || request.offset % 4 !== 0) {
         throw new InvalidUpdateError(`download offset ${request.offset} is outside model version ${version} (${manifest.totalBytes} bytes)`);
       }
       await writeMessage(call, {
         header: {
           version,
-          topologyJson: JSON.stringify(manifest.topology),
-          specJson: JSON.stringify(manifest.spec),
+          topologyJson,
+          specJson,
           tensors: manifest.tensors,
           totalBytes: manifest.totalBytes,
           sha256: manifest.sha256,
           offset: request.offset,
           formatVersion: TENSOR_FORMAT_VERSION,
+          federation: deps.federation,
+          signature: signModel(deps.identity, {
+            federation: deps.federation,
+            version,
+            sha256: manifest.sha256,
+            totalBytes: manifest.totalBytes,
+            topologyJson,
+            specJson,
+            tensors: manifest.tensors,
+          }),
         },
       });
       let sent = 0;
@@ -142,7 +215,7 @@ export function federationService(deps: FederationServiceDeps): grpc.UntypedServ
     call.on('cancelled', () => call.destroy(new TruncatedStreamError('the agent cancelled the upload; it was discarded')));
     const guarded = (async function* () {
       for await (const chunk of call as AsyncIterable<UpdateChunk>) {
-        if (chunk.body === 'header' && 'header' in chunk && !registry.has(chunk.header.site)) throw notOnList(chunk.header.site);
+        if (chunk.body === 'header' && 'header' in chunk) checkSession(chunk.header.site, chunk.header.sessionId);
         yield chunk;
       }
     })();

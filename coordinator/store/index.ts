@@ -5,3 +5,4 @@ export { SiteRegistry, checkSiteName, type RegisteredSite } from './site-registr
 export { readFederationConfig, writeFederationConfig, federationConfigPath, type FederationConfig } from './federation-config.js';
 export { writeFileAtomic, syncDir } from './atomic-file.js';
 export { readFloat32Segments, type FloatSegment } from './float-segments.js';
+export { coordinatorKeyPath, adminKeyPath, createCoordinatorKeys, readCoordinatorKeys, type CoordinatorKeys } from './coordinator-keys.js';

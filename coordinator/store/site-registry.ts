@@ -2,18 +2,21 @@ import { readFileSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { formatPublicKey, parsePublicKey } from '../../shared/crypto/index.js';
 import { ConfigError, StateCorruptError } from '../../shared/wire/index.js';
 import { writeFileAtomic } from './atomic-file.js';
 
 const SITE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 const registrySchema = z.object({
-  sites: z.array(z.object({ name: z.string().regex(SITE_NAME), addedAt: z.string() })),
+  sites: z.array(z.object({ name: z.string().regex(SITE_NAME), addedAt: z.string(), publicKey: z.string().optional() })),
 });
 
 export interface RegisteredSite {
   name: string;
   addedAt: string;
+  /** `ed25519:…`: the key the site proves itself with. A site without one cannot connect. */
+  publicKey?: string;
 }
 
 export function checkSiteName(name: string): string {
@@ -25,7 +28,10 @@ export function checkSiteName(name: string): string {
   return name;
 }
 
-/** The sites this federation expects; anyone else is turned away at the door. */
+/**
+ * The sites this federation expects, each with the public key it must prove it holds; anyone
+ * else is turned away at the door.
+ */
 export class SiteRegistry {
   private loadedMtimeMs = 0;
 
@@ -66,15 +72,36 @@ export class SiteRegistry {
     return this.sites.some((s) => s.name === name);
   }
 
+  /** The enrolled key of a site, or undefined when the site is not on the list (or has no key). */
+  publicKeyOf(name: string): Uint8Array | undefined {
+    this.refresh();
+    const text = this.sites.find((s) => s.name === name)?.publicKey;
+    if (!text) return undefined;
+    try {
+      return parsePublicKey(text);
+    } catch {
+      return undefined;
+    }
+  }
+
   list(): RegisteredSite[] {
     this.refresh();
     return [...this.sites];
   }
 
-  async add(name: string): Promise<boolean> {
+  /**
+   * Enrols a site with its public key. Adding a site that is already there with the same key is a
+   * no-op (false); with a different key it is refused, so a key is never swapped by accident.
+   */
+  async add(name: string, publicKey: Uint8Array): Promise<boolean> {
     checkSiteName(name);
-    if (this.has(name)) return false;
-    this.sites = [...this.sites, { name, addedAt: new Date().toISOString() }];
+    const key = formatPublicKey(publicKey);
+    const existing = this.list().find((s) => s.name === name);
+    if (existing?.publicKey === key) return false;
+    if (existing?.publicKey) {
+      throw new ConfigError(`site ${name} is already enrolled with another key; \`medley site remove\` it first if the site has a new identity`);
+    }
+    this.sites = [...this.sites.filter((s) => s.name !== name), { name, addedAt: new Date().toISOString(), publicKey: key }];
     await this.save();
     return true;
   }

@@ -1,5 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
+import { SEALING_SCHEME, UpdateSealer, verifyModel, type Identity } from '../../shared/crypto/index.js';
 import {
+  AuthenticationError,
   CHANNEL_OPTIONS,
   CHUNK_BYTES,
   InvalidUpdateError,
@@ -14,7 +16,7 @@ import {
   type ModelChunk,
   type ModelHeader,
   type UpdateHeader,
-  type UpdateTrailer,
+  type UpdateReport,
   type UploadReceipt,
 } from '../../shared/wire/index.js';
 
@@ -29,11 +31,27 @@ export interface DownloadedModel {
 
 type ServiceClient = grpc.Client & Record<string, (...args: unknown[]) => unknown>;
 
-/** The agent's side of the wire. Every call is outbound: the coordinator never dials a site. */
+/** What left the site with one upload, for the audit log. */
+export interface SentUpdate {
+  receipt: UploadReceipt;
+  /** SHA-256 of the sealed payload (every ciphertext chunk, in order), hex. */
+  sha256: string;
+  bytes: number;
+}
+
+/**
+ * The agent's side of the wire. Every call is outbound: the coordinator never dials a site.
+ * Updates leave sealed to the coordinator's key and signed with the site's; models arrive signed
+ * by the coordinator and are checked against the key the site pinned.
+ */
 export class CoordinatorClient {
   private readonly client: ServiceClient;
 
-  constructor(readonly address: string, credentials = grpc.credentials.createInsecure()) {
+  constructor(
+    readonly address: string,
+    private readonly keys: { site: Identity; coordinator: Uint8Array },
+    credentials = grpc.credentials.createInsecure(),
+  ) {
     const Federation = medleyPackage().Federation;
     this.client = new Federation(address, credentials, CHANNEL_OPTIONS) as unknown as ServiceClient;
   }
@@ -99,6 +117,14 @@ export class CoordinatorClient {
     if (actual !== header.sha256) {
       throw new InvalidUpdateError(`model version ${header.version} arrived with sha256 ${actual}, expected ${header.sha256}; it will be downloaded again`);
     }
+    const signed = verifyModel(
+      this.keys.coordinator,
+      { federation: header.federation, version: header.version, sha256: header.sha256, totalBytes: header.totalBytes, topologyJson: header.topologyJson, specJson: header.specJson, tensors: header.tensors },
+      new Uint8Array(header.signature ?? []),
+    );
+    if (!signed || header.federation !== request.federation) {
+      throw new AuthenticationError(`model version ${header.version} is not signed by the coordinator key this site trusts (or is for another federation); it was not used`);
+    }
     return {
       version: header.version,
       topology: JSON.parse(header.topologyJson) as Record<string, unknown>,
@@ -108,38 +134,47 @@ export class CoordinatorClient {
     };
   }
 
-  /** Streams one update: header, chunks (with backpressure), trailer with the checksum. */
+  /**
+   * Streams one sealed update: header (with the sealed key and the site's signature), encrypted
+   * chunks with backpressure, then the trailer carrying the encrypted report and the final
+   * signature. Each attempt seals afresh (new key), so a retry never repeats ciphertext.
+   */
   async uploadUpdate(
-    header: Omit<UpdateHeader, 'totalBytes' | 'formatVersion'>,
-    delta: Float32Array,
-    trailer: Omit<UpdateTrailer, 'sha256'>,
+    header: Omit<UpdateHeader, 'totalBytes' | 'formatVersion' | 'scheme' | 'sealedKey' | 'headerSignature'>,
+    payload: Uint8Array,
+    report: UpdateReport,
     onBytes: (sent: number, total: number) => void,
-  ): Promise<UploadReceipt> {
-    const bytes = new Uint8Array(delta.buffer, delta.byteOffset, delta.byteLength);
+  ): Promise<SentUpdate> {
+    const binding = { ...header, totalBytes: payload.byteLength, formatVersion: TENSOR_FORMAT_VERSION };
+    const sealer = new UpdateSealer(this.keys.site, this.keys.coordinator, binding);
     let settle!: { resolve: (r: UploadReceipt) => void; reject: (e: Error) => void };
     const done = new Promise<UploadReceipt>((resolve, reject) => (settle = { resolve, reject }));
     const call = (this.client.uploadUpdate as (cb: grpc.requestCallback<UploadReceipt>) => grpc.ClientWritableStream<unknown>).call(
       this.client,
       (err: grpc.ServiceError | null, receipt?: UploadReceipt) => (err ? settle.reject(err) : settle.resolve(receipt!)),
     );
-    const digest = new TransferDigest();
+    let sealed: ReturnType<UpdateSealer['finish']>;
     try {
-      await writeMessage(call, { header: { ...header, totalBytes: bytes.byteLength, formatVersion: TENSOR_FORMAT_VERSION } });
+      await writeMessage(call, {
+        header: { ...binding, scheme: SEALING_SCHEME, sealedKey: sealer.sealedKey, headerSignature: sealer.headerSignature },
+      });
       let sent = 0;
-      for (const chunk of chunksOf(bytes, CHUNK_BYTES)) {
-        digest.update(chunk);
-        await writeMessage(call, { data: chunk });
+      for (const chunk of chunksOf(payload, CHUNK_BYTES)) {
+        await writeMessage(call, { data: sealer.seal(chunk) });
         sent += chunk.length;
-        onBytes(sent, bytes.byteLength);
+        onBytes(sent, payload.byteLength);
       }
-      await writeMessage(call, { trailer: { ...trailer, sha256: digest.hex() } });
+      sealed = sealer.finish(Buffer.from(JSON.stringify(report), 'utf8'));
+      await writeMessage(call, { trailer: { sealedFinal: sealed.ciphertext, signature: sealed.signature, chunks: sealed.chunks } });
       call.end();
     } catch (err) {
       // The server may already have refused (its status arrives through the callback): prefer it.
       call.cancel();
-      return Promise.race([done, new Promise<never>((_, reject) => setTimeout(() => reject(err), 1000))]);
+      return Promise.race([done, new Promise<never>((_, reject) => setTimeout(() => reject(err), 1000))]).then(() => {
+        throw err;
+      });
     }
-    return done;
+    return { receipt: await done, sha256: sealed.sha256, bytes: sealed.bytes };
   }
 
   close(): void {

@@ -28,6 +28,11 @@ export class UnknownSiteError extends MedleyError {
   readonly code = grpc.status.PERMISSION_DENIED;
 }
 
+/** A caller that could not prove who it is: bad signature, unknown key, missing admin key. */
+export class AuthenticationError extends MedleyError {
+  readonly code = grpc.status.UNAUTHENTICATED;
+}
+
 /** The update does not belong to an open round for this site (late, duplicate, wrong round). */
 export class RoundMismatchError extends MedleyError {
   readonly code = grpc.status.FAILED_PRECONDITION;

@@ -18,6 +18,53 @@ export interface Hello {
   backend: string;
   trainExamples: number;
   valExamples: number;
+  clientNonce: Uint8Array;
+}
+
+export interface Challenge {
+  federation: string;
+  serverNonce: Uint8Array;
+  coordinatorPublicKey: Uint8Array;
+  signature: Uint8Array;
+}
+
+export interface Proof {
+  signature: Uint8Array;
+}
+
+export interface Refusal {
+  taskId: string;
+  round: number;
+  reason: string;
+}
+
+export interface SecAggKeysMessage {
+  round: number;
+  taskId: string;
+  cPublicKey: Uint8Array;
+  sPublicKey: Uint8Array;
+  signature: Uint8Array;
+}
+
+export interface SecAggAdvert {
+  site: string;
+  identityKey: Uint8Array;
+  cPublicKey: Uint8Array;
+  sPublicKey: Uint8Array;
+  signature: Uint8Array;
+}
+
+export interface EncryptedShareMessage {
+  from: string;
+  to: string;
+  ciphertext: Uint8Array;
+}
+
+export interface RevealedShareMessage {
+  of: string;
+  kind: string;
+  x: number;
+  y: Uint8Array;
 }
 
 export interface Progress {
@@ -39,7 +86,12 @@ export interface Heartbeat {
 export type AgentMessage =
   | { body?: 'hello'; hello: Hello }
   | { body?: 'progress'; progress: Progress }
-  | { body?: 'heartbeat'; heartbeat: Heartbeat };
+  | { body?: 'heartbeat'; heartbeat: Heartbeat }
+  | { body?: 'proof'; proof: Proof }
+  | { body?: 'refusal'; refusal: Refusal }
+  | { body?: 'secaggKeys'; secaggKeys: SecAggKeysMessage }
+  | { body?: 'secaggShares'; secaggShares: { round: number; shares: EncryptedShareMessage[] } }
+  | { body?: 'secaggReveal'; secaggReveal: { round: number; shares: RevealedShareMessage[] } };
 
 export interface Welcome {
   federation: string;
@@ -60,6 +112,21 @@ export interface Task {
   deadlineUnixMs: number;
   seed: number;
   sessionId: string;
+  secureAggregation?: SecureAggregationSpec | null;
+  privacy?: PrivacySpec | null;
+  parameters?: number;
+  strategy?: string;
+}
+
+export interface SecureAggregationSpec {
+  threshold: number;
+  clipRange: number;
+  weightBound: number;
+}
+
+export interface PrivacySpec {
+  noiseMultiplier: number;
+  clipNorm: number;
 }
 
 export interface RoundNotice {
@@ -72,7 +139,11 @@ export type CoordinatorMessage =
   | { body?: 'welcome'; welcome: Welcome }
   | { body?: 'task'; task: Task }
   | { body?: 'heartbeat'; heartbeat: Heartbeat }
-  | { body?: 'roundNotice'; roundNotice: RoundNotice };
+  | { body?: 'roundNotice'; roundNotice: RoundNotice }
+  | { body?: 'challenge'; challenge: Challenge }
+  | { body?: 'secaggRoster'; secaggRoster: { round: number; sites: SecAggAdvert[] } }
+  | { body?: 'secaggInbox'; secaggInbox: { round: number; shares: EncryptedShareMessage[] } }
+  | { body?: 'secaggUnmask'; secaggUnmask: { round: number; survivors: string[]; dropped: string[] } };
 
 export interface ModelRequest {
   federation: string;
@@ -91,6 +162,8 @@ export interface ModelHeader {
   sha256: string;
   offset: number;
   formatVersion: number;
+  federation: string;
+  signature: Uint8Array;
 }
 
 export type ModelChunk =
@@ -110,10 +183,24 @@ export interface UpdateHeader {
   totalBytes: number;
   kind: string;
   formatVersion: number;
+  scheme: string;
+  sealedKey: Uint8Array;
+  headerSignature: Uint8Array;
 }
 
 export interface UpdateTrailer {
   sha256: string;
+  metrics: Record<string, number>;
+  trainLoss: number;
+  epochs: number;
+  seconds: number;
+  sealedFinal: Uint8Array;
+  signature: Uint8Array;
+  chunks: number;
+}
+
+/** What the sealed final chunk of an update carries (JSON), the site's report on its training. */
+export interface UpdateReport {
   metrics: Record<string, number>;
   trainLoss: number;
   epochs: number;
@@ -167,6 +254,9 @@ export interface RoundRecord {
   bytesUp: number;
   metrics: Record<string, number>;
   message: string;
+  secureAggregation?: boolean;
+  refused?: string[];
+  dropped?: string[];
 }
 
 export interface StatusReply {
@@ -191,6 +281,12 @@ export interface StartRoundsRequest {
   deadlineSeconds: number;
   waitSeconds: number;
   seed: number;
+  secureAggregation?: boolean;
+  secaggThreshold?: number;
+  secaggClip?: number;
+  dpNoiseMultiplier?: number;
+  dpClipNorm?: number;
+  strategy?: string;
 }
 
 export interface StartRoundsReply {
@@ -203,6 +299,7 @@ export type RoundEventKind =
   | 'progress'
   | 'update-accepted'
   | 'update-rejected'
+  | 'task-refused'
   | 'round-closed'
   | 'round-failed'
   | 'run-finished';

@@ -3,7 +3,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ModelStore, RoundJournal } from '../../coordinator/index.js';
 import { AdminClient } from '../../cli/admin-client.js';
 import { medley, serveCoordinator, stop, type Proc } from '../helpers/processes.js';
-import { tinyModel, tinyState } from '../helpers/state.js';
+import { agentKeyArgs, tinyModel, tinyState } from '../helpers/state.js';
+import { readAdminKeyFile } from '../../shared/crypto/index.js';
+import { adminKeyPath } from '../../coordinator/store/index.js';
 
 const procs: Proc[] = [];
 afterEach(async () => {
@@ -19,10 +21,10 @@ describe('a federation of separate processes over real gRPC (fixed-step trainer)
     const { proc, address } = await serveCoordinator(state);
     procs.push(proc);
     sites.forEach((site, i) => {
-      procs.push(medley(['agent', 'run', '--coordinator', address, '--name', site, '--trainer', 'fixed-step', '--step', String(steps[i]), '--examples', String(examples[i])]));
+      procs.push(medley(['agent', 'run', '--coordinator', address, '--name', site, ...agentKeyArgs(state, site), '--trainer', 'fixed-step', '--step', String(steps[i]), '--examples', String(examples[i])]));
     });
 
-    const admin = new AdminClient(address);
+    const admin = new AdminClient(address, readAdminKeyFile(adminKeyPath(state)));
     try {
       for (;;) {
         const status = await admin.status();

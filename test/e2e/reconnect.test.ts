@@ -2,7 +2,9 @@ import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AdminClient } from '../../cli/admin-client.js';
 import { medley, serveCoordinator, stop, type Proc } from '../helpers/processes.js';
-import { tinyState } from '../helpers/state.js';
+import { agentKeyArgs, tinyState } from '../helpers/state.js';
+import { readAdminKeyFile } from '../../shared/crypto/index.js';
+import { adminKeyPath } from '../../coordinator/store/index.js';
 
 const procs: Proc[] = [];
 afterEach(async () => {
@@ -32,14 +34,14 @@ describe('links that drop', () => {
     const state = await tinyState(['clinic'], 2000);
     const port = await freePort();
     const address = `127.0.0.1:${port}`;
-    const agent = medley(['agent', 'run', '--coordinator', address, '--name', 'clinic', '--trainer', 'fixed-step', '--step', '0.5', '--examples', '10']);
+    const agent = medley(['agent', 'run', '--coordinator', address, '--name', 'clinic', ...agentKeyArgs(state, 'clinic'), '--trainer', 'fixed-step', '--step', '0.5', '--examples', '10']);
     procs.push(agent);
     await until('a failed connection attempt', async () => (/retrying in/.test(agent.output()) ? true : undefined));
 
     const { proc: coordinator } = await serveCoordinator(state, [], address);
     procs.push(coordinator);
 
-    const admin = new AdminClient(address);
+    const admin = new AdminClient(address, readAdminKeyFile(adminKeyPath(state)));
     try {
       await until('the agent to connect', async () => ((await admin.status()).sites[0]?.connected ? true : undefined));
       const run = await admin.startRounds({ rounds: 1, minSites: 1, maxSites: 0, epochs: 1, batchSize: 1, learningRate: 0.1, deadlineSeconds: 30, waitSeconds: 10, seed: 0 });
@@ -53,7 +55,7 @@ describe('links that drop', () => {
     await stop(coordinator);
     const { proc: again } = await serveCoordinator(state, [], address);
     procs.push(again);
-    const admin2 = new AdminClient(address);
+    const admin2 = new AdminClient(address, readAdminKeyFile(adminKeyPath(state)));
     try {
       await until('the agent to reconnect', async () => ((await admin2.status()).sites[0]?.connected ? true : undefined));
       const status = await admin2.status();

@@ -1,7 +1,9 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { initCoordinatorState } from '../../coordinator/index.js';
+import { adminKeyPath, coordinatorKeyPath } from '../../coordinator/store/index.js';
+import { generateIdentity, writeIdentityFile } from '../../shared/crypto/index.js';
 
 /** A small hand-made model: two tensors with known values, no TensorFlow.js needed. */
 export function tinyModel(elements = 1000) {
@@ -17,8 +19,30 @@ export function tinyModel(elements = 1000) {
   };
 }
 
+/** Where tinyState put a site's private key: beside the state folder, as a hospital would hold it. */
+export function siteKeyPath(stateDir: string, site: string): string {
+  return join(dirname(stateDir), 'keys', `${site}.key`);
+}
+
+/** The flags `medley agent run` needs to prove who it is and whom to trust. */
+export function agentKeyArgs(stateDir: string, site: string): string[] {
+  return ['--identity', siteKeyPath(stateDir, site), '--coordinator-key', `${coordinatorKeyPath(stateDir)}.pub`, '--state', join(dirname(stateDir), 'agents', site)];
+}
+
+/** The flag admin commands (`status`, `round start`) need. */
+export function adminArgs(stateDir: string): string[] {
+  return ['--admin-key', adminKeyPath(stateDir)];
+}
+
+/** A coordinator state folder with the tiny model and these sites enrolled, each with its own key. */
 export async function tinyState(sites: string[], elements = 1000): Promise<string> {
   const dir = join(await mkdtemp(join(tmpdir(), 'medley-test-')), 'state');
-  await initCoordinatorState({ stateDir: dir, federation: 'test', sites, model: tinyModel(elements) });
+  const enrolled = [];
+  for (const name of sites) {
+    const identity = await generateIdentity(name);
+    await writeIdentityFile(siteKeyPath(dir, name), identity);
+    enrolled.push({ name, publicKey: identity.signPublicKey });
+  }
+  await initCoordinatorState({ stateDir: dir, federation: 'test', sites: enrolled, model: tinyModel(elements) });
   return dir;
 }
