@@ -1,34 +1,43 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { TENSOR_FORMAT_VERSION, TruncatedStreamError, layoutTensors, sha256Hex, type UpdateChunk } from '../../shared/wire/index.js';
-import { UpdateReceiver, type UploadGate } from './update-receiver.js';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { SEALING_SCHEME, UpdateSealer, generateIdentity, loadSodium, type Identity } from '../../shared/crypto/index.js';
+import { TENSOR_FORMAT_VERSION, TruncatedStreamError, layoutTensors, type UpdateChunk, type UpdateHeader } from '../../shared/wire/index.js';
+import { UpdateReceiver, type IngestKeys, type UploadGate } from './update-receiver.js';
 
 const { specs, totalBytes } = layoutTensors([{ name: 'w', shape: [4], dtype: 'float32' }]);
 const data = Buffer.from(Float32Array.from([1, 2, 3, 4]).buffer);
 
 function gate(accepted: string[]): UploadGate {
   return {
-    admit: () => ({ expected: specs, maxNorm: null, accept: async (u) => void accepted.push(u.header.site), release: () => undefined }),
+    admit: () => ({ expected: specs, maxNorm: null, kind: 'delta', accept: async (u) => void accepted.push(u.header.site), release: () => undefined }),
   };
 }
 
-function header(site: string): UpdateChunk {
-  return {
-    body: 'header',
-    header: { federation: 'f', round: 1, taskId: 't', site, sessionId: 's', baseVersion: 1, numExamples: 1, tensors: specs, totalBytes, kind: 'delta', formatVersion: TENSOR_FORMAT_VERSION },
-  };
-}
+let coordinator: Identity;
+const sites = new Map<string, Identity>();
+let keys: IngestKeys;
 
-/** An upload stream that records when it is first read, and can be held before its trailer. */
+beforeAll(async () => {
+  await loadSodium();
+  coordinator = await generateIdentity('coordinator');
+  for (const site of ['a', 'b']) sites.set(site, await generateIdentity(site));
+  keys = { coordinator, siteKey: (site) => sites.get(site)?.signPublicKey };
+});
+
+/** A sealed upload stream that records when it is first read, and can be held before its trailer. */
 function upload(site: string, log: string[], hold?: Promise<void>): AsyncIterable<UpdateChunk> {
+  const binding = { federation: 'f', round: 1, taskId: 't', site, sessionId: 's', baseVersion: 1, numExamples: 1, tensors: specs, totalBytes, kind: 'delta', formatVersion: TENSOR_FORMAT_VERSION };
+  const sealer = new UpdateSealer(sites.get(site)!, coordinator.signPublicKey, binding);
+  const header: UpdateHeader = { ...binding, scheme: SEALING_SCHEME, sealedKey: sealer.sealedKey, headerSignature: sealer.headerSignature };
   return (async function* () {
     log.push(`${site} read`);
-    yield header(site);
-    yield { body: 'data', data };
+    yield { body: 'header', header };
+    yield { body: 'data', data: Buffer.from(sealer.seal(data)) };
     await hold;
-    yield { body: 'trailer', trailer: { sha256: sha256Hex(data), metrics: {}, trainLoss: 0, epochs: 1, seconds: 0 } };
+    const end = sealer.finish(Buffer.from(JSON.stringify({ metrics: {}, trainLoss: 0, epochs: 1, seconds: 0 })));
+    yield { body: 'trailer', trailer: { sha256: '', metrics: {}, trainLoss: 0, epochs: 0, seconds: 0, sealedFinal: end.ciphertext, signature: end.signature, chunks: end.chunks } };
   })();
 }
 
@@ -47,7 +56,7 @@ describe('UpdateReceiver', () => {
   it('reads at most `uploadSlots` uploads at a time; the others wait unread', async () => {
     const accepted: string[] = [];
     const log: string[] = [];
-    const receiver = new UpdateReceiver(gate(accepted), await spoolDir(), 1);
+    const receiver = new UpdateReceiver(gate(accepted), keys, await spoolDir(), 1);
     let letGo!: () => void;
     const hold = new Promise<void>((resolve) => (letGo = resolve));
     const first = receiver.receive(upload('a', log, hold));
@@ -62,7 +71,7 @@ describe('UpdateReceiver', () => {
 
   it('drops an upload that stalls, freeing its slot', async () => {
     const accepted: string[] = [];
-    const receiver = new UpdateReceiver(gate(accepted), await spoolDir(), 1, 100);
+    const receiver = new UpdateReceiver(gate(accepted), keys, await spoolDir(), 1, 100);
     const stalled = receiver.receive(upload('a', [], new Promise<void>(() => undefined)));
     const next = receiver.receive(upload('b', []));
     await expect(stalled).rejects.toThrow(TruncatedStreamError);
