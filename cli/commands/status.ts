@@ -17,7 +17,10 @@ export function renderStatus(status: StatusReply): string {
     ...status.rounds.slice(-20).map((r) => {
       const secs = r.closedUnixMs ? ((r.closedUnixMs - r.startedUnixMs) / 1000).toFixed(1) + 's' : '';
       const auroc = r.metrics.auroc !== undefined ? ` AUROC ${formatMetric(r.metrics.auroc)}` : '';
-      return `  ${String(r.round).padStart(4)} ${r.state.padEnd(8)} v${r.baseVersion}->${r.modelVersion ? `v${r.modelVersion}` : '-'} ${r.reports.length}/${r.selected.length} sites ${r.examples} examples ${secs}${auroc}`;
+      const secure = r.secureAggregation ? ' secure' : '';
+      const refused = r.refused?.length ? ` declined: ${r.refused.join(',')}` : '';
+      const dropped = r.dropped?.length ? ` dropped (masks removed): ${r.dropped.join(',')}` : '';
+      return `  ${String(r.round).padStart(4)} ${r.state.padEnd(8)} v${r.baseVersion}->${r.modelVersion ? `v${r.modelVersion}` : '-'} ${r.reports.length}/${r.selected.length} sites ${r.examples} examples ${secs}${auroc}${secure}${refused}${dropped}`;
     }),
   ];
   return lines.join('\n');
