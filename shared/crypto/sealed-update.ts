@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes, type Hash } from 'node:crypto';
-import { AuthenticationError, InvalidUpdateError, type TensorSpec } from '../wire/index.js';
+import { AuthenticationError, InvalidUpdateError, type UpdateHeader } from '../wire/index.js';
 import { boxPublicKey, boxSecretKey, sign, verify, type Identity } from './keys.js';
 import { sodiumNow } from './sodium.js';
 import { transcript } from './transcript.js';
@@ -9,19 +9,7 @@ import { transcript } from './transcript.js';
  * it). Its digest is signed by the site and authenticated into every chunk, so none of it can be
  * changed, and no chunk can be moved to another update, without the update being refused.
  */
-export interface UpdateBinding {
-  federation: string;
-  round: number;
-  taskId: string;
-  site: string;
-  sessionId: string;
-  baseVersion: number;
-  numExamples: number;
-  kind: string;
-  tensors: readonly TensorSpec[];
-  totalBytes: number;
-  formatVersion: number;
-}
+export type UpdateBinding = Omit<UpdateHeader, 'scheme' | 'sealedKey' | 'headerSignature'>;
 
 export const SEALING_SCHEME = 'medley-sealed-v1';
 export const TAG_BYTES = 16;
