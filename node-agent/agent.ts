@@ -211,7 +211,8 @@ export class NodeAgent {
       const outcome = await this.options.trainer.train(
         model,
         task,
-        (p) => this.progress(task, p.phase, { epoch: p.epoch, epochs: p.epochs, loss: p.loss }),
+        // Progress travels in the clear on the session: epochs only. The loss goes in the sealed report.
+        (p) => this.progress(task, p.phase, { epoch: p.epoch, epochs: p.epochs }),
         signal,
       );
       const dp = await this.safeguards.privatize(task, outcome.delta);
@@ -221,13 +222,15 @@ export class NodeAgent {
         const masked = await secure.mask(outcome.delta, outcome.numExamples);
         payload = new Uint8Array(masked.buffer, masked.byteOffset, masked.byteLength);
       }
-      const sent = await this.upload(task, model, outcome, payload, secure ? 'masked' : 'delta', signal);
-      await this.safeguards.audit({ federation: task.federation, round: task.round, kind: secure ? 'masked-update' : 'update', bytes: sent.bytes, sha256: sent.sha256, dp });
+      const kind = secure ? 'masked-update' : 'update';
+      await this.upload(task, model, outcome, payload, secure ? 'masked' : 'delta', signal, (sealed) =>
+        this.safeguards.audit({ federation: task.federation, round: task.round, kind, bytes: sealed.bytes, sha256: sealed.sha256, dp }),
+      );
       if (secure) {
         this.progress(task, 'unmasking', { message: 'waiting for the unmask request' });
         await secure.reveal();
       }
-      this.progress(task, 'done', { epoch: outcome.epochs, loss: outcome.trainLoss, message: `update sent (${outcome.numExamples} examples)` });
+      this.progress(task, 'done', { epoch: outcome.epochs, message: 'update sent' });
     } catch (err) {
       const message = (err as grpc.ServiceError).details || (err as Error).message;
       this.log(`round ${task.round} task failed: ${message}`);
@@ -263,7 +266,16 @@ export class NodeAgent {
     }
   }
 
-  private async upload(task: Task, model: DownloadedModel, outcome: TrainingOutcome, payload: Uint8Array, kind: 'delta' | 'masked', signal: AbortSignal) {
+  /** Uploads with retries; `record` runs before each attempt's first byte leaves (the audit log). */
+  private async upload(
+    task: Task,
+    model: DownloadedModel,
+    outcome: TrainingOutcome,
+    payload: Uint8Array,
+    kind: 'delta' | 'masked',
+    signal: AbortSignal,
+    record: (sealed: { sha256: string; bytes: number }) => Promise<void>,
+  ) {
     const backoff = new Backoff(this.options.random ?? Math.random, 200, 5_000);
     for (;;) {
       signal.throwIfAborted();
@@ -285,6 +297,7 @@ export class NodeAgent {
           (done, total) => {
             if (done === total || done % (16 << 20) < (1 << 20)) this.progress(task, 'uploading', { bytes: done, totalBytes: total });
           },
+          record,
         );
         this.log(sent.receipt.message);
         return sent;

@@ -73,9 +73,9 @@ export class RoundProgress {
         site.epochs = p.epochs;
         this.sites.set(event.site, site);
         if (p.phase === 'done') this.sitesDone++;
-        this.drawSite(event.site, site, p.loss, p.message);
+        this.drawSite(event.site, site, p.message);
         if (changed && !this.multibar) {
-          const detail = p.phase === 'training' ? ` epoch ${p.epoch}/${p.epochs} loss ${p.loss.toFixed(4)}` : p.totalBytes ? ` ${formatBytes(p.bytes)}/${formatBytes(p.totalBytes)}` : '';
+          const detail = p.phase === 'training' ? ` epoch ${p.epoch}/${p.epochs}` : p.totalBytes ? ` ${formatBytes(p.bytes)}/${formatBytes(p.totalBytes)}` : '';
           this.line(`  ${event.site}: ${p.phase}${detail}${p.message ? ` — ${p.message}` : ''}`);
         }
         break;
@@ -100,7 +100,7 @@ export class RoundProgress {
     this.refreshRoundBar();
   }
 
-  private drawSite(name: string, site: SiteLine, loss: number, message: string): void {
+  private drawSite(name: string, site: SiteLine, message: string): void {
     if (!this.multibar) return;
     let bar = this.siteBars.get(name);
     if (!bar) {
@@ -108,7 +108,7 @@ export class RoundProgress {
       this.siteBars.set(name, bar);
     }
     bar.setTotal(Math.max(1, site.epochs));
-    const info = site.phase === 'training' ? `epoch ${site.epoch}/${site.epochs} loss ${loss.toFixed(4)}` : `${site.phase}${message ? ` ${message}` : ''}`;
+    const info = site.phase === 'training' ? `epoch ${site.epoch}/${site.epochs}` : `${site.phase}${message ? ` ${message}` : ''}`;
     bar.update(site.phase === 'training' ? site.epoch : site.phase === 'done' ? site.epochs : 0, { info });
   }
 

@@ -144,9 +144,13 @@ export class CoordinatorClient {
     payload: Uint8Array,
     report: UpdateReport,
     onBytes: (sent: number, total: number) => void,
+    beforeSend: (sealed: { sha256: string; bytes: number }) => Promise<void> = async () => undefined,
   ): Promise<SentUpdate> {
     const binding = { ...header, totalBytes: payload.byteLength, formatVersion: TENSOR_FORMAT_VERSION };
     const sealer = new UpdateSealer(this.keys.site, this.keys.coordinator, binding);
+    const finalPlain = Buffer.from(JSON.stringify(report), 'utf8');
+    // Whatever happens to the upload, the site's record of it is written before its first byte leaves.
+    await beforeSend(sealer.preview(chunksOf(payload, CHUNK_BYTES), finalPlain));
     let settle!: { resolve: (r: UploadReceipt) => void; reject: (e: Error) => void };
     const done = new Promise<UploadReceipt>((resolve, reject) => (settle = { resolve, reject }));
     const call = (this.client.uploadUpdate as (cb: grpc.requestCallback<UploadReceipt>) => grpc.ClientWritableStream<unknown>).call(
@@ -164,7 +168,7 @@ export class CoordinatorClient {
         sent += chunk.length;
         onBytes(sent, payload.byteLength);
       }
-      sealed = sealer.finish(Buffer.from(JSON.stringify(report), 'utf8'));
+      sealed = sealer.finish(finalPlain);
       await writeMessage(call, { trailer: { sealedFinal: sealed.ciphertext, signature: sealed.signature, chunks: sealed.chunks } });
       call.end();
     } catch (err) {

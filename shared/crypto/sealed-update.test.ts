@@ -312,3 +312,24 @@ describe('sealed update: attacks are refused', () => {
     expectRefused(() => openUpdate(sealed, { count: sealed.count - 1 }), InvalidUpdateError, /chunks but \d+ arrived/);
   });
 });
+
+describe('sealed update: preview for the audit log', () => {
+  it('gives the sha256 and size of exactly the stream that is then sent, without consuming the sealer', () => {
+    const payload = new Uint8Array(randomBytes(60));
+    const parts = split(payload, [25, 35]);
+    const final = new Uint8Array(Buffer.from(TRAILER, 'utf8'));
+    const sealer = new UpdateSealer(site, coordinator.signPublicKey, binding);
+    const preview = sealer.preview(parts, final);
+    const sent = parts.map((p) => new Uint8Array(sealer.seal(p)));
+    const done = sealer.finish(final);
+    const hash = createHash('sha256');
+    for (const c of sent) hash.update(c);
+    hash.update(done.ciphertext);
+    expect(preview).toEqual({ sha256: done.sha256, bytes: done.bytes });
+    expect(preview.sha256).toBe(hash.digest('hex'));
+    expect(() => sealer.preview(parts, final)).toThrow(/before the first chunk/);
+    // A different payload previews differently (the hash depends on the content).
+    const other = new UpdateSealer(site, coordinator.signPublicKey, binding);
+    expect(other.preview(parts, new Uint8Array(Buffer.from('{}'))).sha256).not.toBe(preview.sha256);
+  });
+});

@@ -65,6 +65,31 @@ export class UpdateSealer {
     this.headerSignature = sign(site, headerTranscript(this.digest, coordinatorPublicKey, this.sealedKey));
   }
 
+  /**
+   * The SHA-256 and size of the sealed payload these chunks and this final message will make,
+   * without consuming the sealer. Encryption is deterministic for a key, nonce and plaintext, so
+   * the stream sent afterwards is byte for byte what was hashed: the audit log can record an
+   * upload before any of it leaves the site.
+   */
+  preview(chunks: Iterable<Uint8Array>, finalPlain: Uint8Array): { sha256: string; bytes: number } {
+    if (this.index !== 0 || this.finished) throw new Error('preview must come before the first chunk is sealed');
+    const hash = createHash('sha256');
+    let bytes = 0;
+    let index = 0;
+    const add = (plain: Uint8Array, final: boolean) => {
+      const cipher = createCipheriv('chacha20-poly1305', this.key, chunkNonce(index++, final), { authTagLength: TAG_BYTES });
+      cipher.setAAD(this.digest, { plaintextLength: plain.byteLength });
+      const body = cipher.update(plain);
+      cipher.final();
+      hash.update(body);
+      hash.update(cipher.getAuthTag());
+      bytes += body.byteLength + TAG_BYTES;
+    };
+    for (const chunk of chunks) add(chunk, false);
+    add(finalPlain, true);
+    return { sha256: hash.digest('hex'), bytes };
+  }
+
   /** Encrypts the next data chunk. */
   seal(plain: Uint8Array): Uint8Array {
     return this.encrypt(plain, false);
