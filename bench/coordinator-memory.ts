@@ -12,7 +12,8 @@ import { MIB, round } from './lib/stats.js';
 /*
  * Peak RSS of the real coordinator process (`medley coordinator serve`) through one round in which
  * every site uploads an update of the whole model at the same moment. The sites are simulated by a
- * few sender processes (bench/sender.ts), each driving many sessions over its own connections.
+ * few sender processes (bench/sender.ts), each driving many sessions over its own connections,
+ * each site with its own key, passing the handshake and sealing its update as an agent does.
  */
 
 const SITES_PER_SENDER = 10;
@@ -25,7 +26,8 @@ export async function benchCoordinatorMemory({ quick, log }: BenchOptions): Prom
   try {
     log(`coordinator_memory: state with ${sites} sites and a ${modelMiB.toFixed(1)} MiB model`);
     const names = siteNames(sites);
-    const { dir, manifest } = await benchState({ parameters, sites: names, cleanup });
+    const state = await benchState({ parameters, sites: names, cleanup });
+    const { dir, manifest } = state;
     const specsFile = join(dirname(dir), 'tensors.json');
     await writeFile(specsFile, JSON.stringify(manifest.tensors));
     const { proc: coordinator, address } = await startCoordinator(dir, cleanup);
@@ -35,7 +37,7 @@ export async function benchCoordinatorMemory({ quick, log }: BenchOptions): Prom
     const events: Record<string, unknown>[] = [];
     let ready = 0;
     for (let i = 0; i < sites; i += SITES_PER_SENDER) {
-      const config = { address, sites: names.slice(i, i + SITES_PER_SENDER), specsFile, examples: 100 + i, step: 0.001 };
+      const config = { address, sites: names.slice(i, i + SITES_PER_SENDER), stateDir: dir, coordinatorKey: state.coordinatorKeyFile, specsFile, examples: 100 + i, step: 0.001 };
       senders.push(
         startNode(benchScript('sender.js'), [JSON.stringify(config)], cleanup, {
           onLine: (line) => {
@@ -51,7 +53,7 @@ export async function benchCoordinatorMemory({ quick, log }: BenchOptions): Prom
         }),
       );
     }
-    const admin = new AdminClient(address);
+    const admin = new AdminClient(address, state.adminKey);
     cleanup.add(() => admin.close());
     await waitForSites(admin, sites, 120_000);
     log(`coordinator_memory: ${sites} sites connected from ${senders.length} sender processes (${ready} ready); starting the round`);

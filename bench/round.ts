@@ -21,12 +21,13 @@ export async function benchRound({ quick, log }: BenchOptions): Promise<BenchRes
   try {
     log(`round: state with ${agents} sites and ${parameters / 1e6} M parameters`);
     const names = siteNames(agents);
-    const { dir } = await benchState({ parameters, sites: names, cleanup });
+    const state = await benchState({ parameters, sites: names, cleanup });
+    const { dir } = state;
     const { proc: coordinator, address } = await startCoordinator(dir, cleanup);
     const agentProcs: Child[] = names.map((name, i) =>
-      startMedley(['agent', 'run', '--coordinator', address, '--name', name, '--trainer', 'fixed-step', '--step', '0.001', '--examples', String(100 + 10 * i)], cleanup),
+      startMedley(['agent', 'run', '--coordinator', address, '--name', name, ...state.agentArgs(name), '--trainer', 'fixed-step', '--step', '0.001', '--examples', String(100 + 10 * i)], cleanup),
     );
-    const admin = new AdminClient(address);
+    const admin = new AdminClient(address, state.adminKey);
     cleanup.add(() => admin.close());
     await waitForSites(admin, agents, 120_000);
     log(`round: ${agents} agent processes connected; running ${rounds} rounds`);

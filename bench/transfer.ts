@@ -1,44 +1,24 @@
 import type { BenchResult } from './result.js';
 import type { BenchOptions } from './lib/options.js';
 import { CoordinatorClient } from '../node-agent/index.js';
-import { PROTOCOL_VERSION, type CoordinatorMessage, type Task, type Welcome } from '../shared/wire/index.js';
 import { AdminClient, ROUND_DEFAULTS } from './lib/admin.js';
 import { benchScript } from './lib/assets.js';
 import { Cleanup } from './lib/cleanup.js';
 import { startCoordinator, startNode } from './lib/procs.js';
 import { RawStreamClient } from './lib/raw-stream.js';
+import { HandDrivenSession } from './lib/session.js';
 import { benchState } from './lib/state.js';
 import { MIB, median, round } from './lib/stats.js';
 
 /*
  * Model download + update upload over Medley's real gRPC path (a `medley coordinator serve`
- * process and the agent's CoordinatorClient: checksums, validation, spooling and folding included)
+ * process and the agent's CoordinatorClient on a session that passed the handshake: checksums,
+ * the model signature, sealing and opening the update, validation, spooling and folding included)
  * against a bare gRPC byte stream of the same size between two processes (bench/raw-server.ts),
  * same 1 MiB chunks and channel options. Runs alternate between the two.
  */
 
 const SITE = 'site-01';
-
-/** The agent side of a control session, enough to receive tasks. */
-function openSession(client: CoordinatorClient, cleanup: Cleanup): { welcome: Promise<Welcome>; nextTask: () => Promise<Task> } {
-  const call = client.openSession();
-  cleanup.add(() => call.cancel());
-  const tasks: Task[] = [];
-  const waiters: ((t: Task) => void)[] = [];
-  let onWelcome!: (w: Welcome) => void;
-  const welcome = new Promise<Welcome>((resolve) => (onWelcome = resolve));
-  call.on('data', (m: CoordinatorMessage) => {
-    if (m.body === 'welcome' && 'welcome' in m) onWelcome(m.welcome);
-    if (m.body === 'task' && 'task' in m) {
-      const waiter = waiters.shift();
-      if (waiter) waiter(m.task);
-      else tasks.push(m.task);
-    }
-  });
-  call.on('error', () => undefined);
-  call.write({ hello: { site: SITE, protocolVersion: PROTOCOL_VERSION, agentVersion: 'bench', backend: 'none', trainExamples: 100, valExamples: 0 } });
-  return { welcome, nextTask: () => (tasks.length ? Promise.resolve(tasks.shift()!) : new Promise((resolve) => waiters.push(resolve))) };
-}
 
 export async function benchTransfer({ quick, log }: BenchOptions): Promise<BenchResult> {
   const parameters = quick ? 10_000_000 : 50_000_000;
@@ -48,7 +28,8 @@ export async function benchTransfer({ quick, log }: BenchOptions): Promise<Bench
   const cleanup = new Cleanup();
   try {
     log(`transfer: state with a ${mib.toFixed(0)} MiB model; starting the coordinator and the raw gRPC server`);
-    const { dir } = await benchState({ parameters, sites: [SITE], cleanup });
+    const state = await benchState({ parameters, sites: [SITE], cleanup });
+    const { dir } = state;
     const { address } = await startCoordinator(dir, cleanup);
     let resolveRaw!: (a: string) => void;
     const rawAddress = new Promise<string>((resolve) => (resolveRaw = resolve));
@@ -61,11 +42,13 @@ export async function benchTransfer({ quick, log }: BenchOptions): Promise<Bench
     const raw = new RawStreamClient(await Promise.race([rawAddress, rawServer.exited.then(() => Promise.reject(new Error(`raw server exited: ${rawServer.tail()}`)))]));
     cleanup.add(() => raw.close());
 
-    const client = new CoordinatorClient(address);
+    const keys = { site: state.identities.get(SITE)!, coordinator: state.coordinatorKey };
+    const client = new CoordinatorClient(address, keys);
     cleanup.add(() => client.close());
-    const session = openSession(client, cleanup);
+    const session = new HandDrivenSession(client.openSession(), keys, { site: SITE, trainExamples: 100 });
+    cleanup.add(() => session.close());
     const welcome = await session.welcome;
-    const admin = new AdminClient(address);
+    const admin = new AdminClient(address, state.adminKey);
     cleanup.add(() => admin.close());
     const run = await admin.startRounds({ ...ROUND_DEFAULTS, rounds: reps, minSites: 1, waitSeconds: 60 });
     const finished = admin.watch(run.firstRound, () => undefined);
@@ -88,9 +71,9 @@ export async function benchTransfer({ quick, log }: BenchOptions): Promise<Bench
       const model = await client.downloadModel({ federation: task.federation, version: task.modelVersion, site: SITE, sessionId: welcome.sessionId }, () => undefined);
       const down = (performance.now() - t) / 1000;
       t = performance.now();
-      const receipt = await client.uploadUpdate(
+      const { receipt } = await client.uploadUpdate(
         { federation: task.federation, round: task.round, taskId: task.taskId, site: SITE, sessionId: welcome.sessionId, baseVersion: model.version, numExamples: 100, tensors: model.header.tensors, kind: 'delta' },
-        delta,
+        upData,
         { metrics: {}, trainLoss: 0, epochs: 1, seconds: 0 },
         () => undefined,
       );
@@ -118,7 +101,7 @@ export async function benchTransfer({ quick, log }: BenchOptions): Promise<Bench
       upload_mib_s: round(median(medley.map((x) => mib / x.up)), 0),
       raw_download_mib_s: round(median(bare.map((x) => mib / x.down)), 0),
       raw_upload_mib_s: round(median(bare.map((x) => mib / x.up)), 0),
-      note: 'Medley upload time runs until the receipt, i.e. includes the coordinator checking (SHA-256, finite values), spooling and folding the update',
+      note: 'Medley download includes checking the SHA-256 and the coordinator\'s model signature; Medley upload time runs until the receipt, i.e. includes sealing at the site (ChaCha20-Poly1305, Ed25519) and the coordinator verifying, decrypting, checking finite values, spooling and folding the update',
     };
   } finally {
     log('transfer: stopping processes, removing the state folder');

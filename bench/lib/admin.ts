@@ -57,3 +57,23 @@ export function roundPhases(record: RoundRecord, events: readonly RoundEvent[]):
 }
 
 export { AdminClient };
+
+/**
+ * For each agent progress phase, when (seconds after the round started) every site of the round
+ * that reported it had first reported it (the slowest site's first report), and how many sites
+ * reported it. The agent reports 'downloading' during the download, 'training' once it has the
+ * model, 'masking' (secure aggregation) while it waits for the key shares, 'uploading', 'unmasking'
+ * after its masked input was sent, 'done'.
+ */
+export function phaseReached(record: RoundRecord, events: readonly RoundEvent[]): Record<string, { all_sites_s: number; sites: number }> {
+  const first = new Map<string, Map<string, number>>();
+  for (const e of events) {
+    if (e.round !== record.round || e.kind !== 'progress' || !e.progress) continue;
+    const bySite = first.get(e.progress.phase) ?? new Map<string, number>();
+    if (!bySite.has(e.site)) bySite.set(e.site, e.unixMs);
+    first.set(e.progress.phase, bySite);
+  }
+  const out: Record<string, { all_sites_s: number; sites: number }> = {};
+  for (const [phase, bySite] of first) out[phase] = { all_sites_s: (Math.max(...bySite.values()) - record.startedUnixMs) / 1000, sites: bySite.size };
+  return out;
+}
