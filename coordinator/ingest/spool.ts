@@ -10,6 +10,10 @@ import { readFloat32Segments } from '../store/float-segments.js';
  * with its file and never touches the aggregate. The page cache makes this nearly free.
  */
 export class SpoolFile {
+  private position = 0;
+  private readonly pending = new Set<Promise<unknown>>();
+  private failed: Error | null = null;
+
   private constructor(readonly path: string, private handle: FileHandle | null) {}
 
   static async create(dir: string, label: string): Promise<SpoolFile> {
@@ -18,15 +22,40 @@ export class SpoolFile {
     return new SpoolFile(path, await open(path, 'w', 0o600));
   }
 
-  async write(bytes: Uint8Array): Promise<void> {
+  /**
+   * Queues `bytes` at the next position and returns at once while fewer than `depth` writes are in
+   * flight: the upload's next chunk is read and decrypted while this one reaches the page cache,
+   * instead of waiting a thread-pool round trip per chunk. `bytes` must not be changed afterwards.
+   */
+  async write(bytes: Uint8Array, depth = 8): Promise<void> {
     if (!this.handle) throw new Error(`spool ${this.path} is closed`);
-    await this.handle.write(bytes);
+    if (this.failed) throw this.failed;
+    const at = this.position;
+    this.position += bytes.byteLength;
+    const done = this.handle.write(bytes, 0, bytes.byteLength, at).then(
+      () => undefined,
+      (err: Error) => {
+        this.failed ??= err;
+      },
+    );
+    this.pending.add(done);
+    void done.finally(() => this.pending.delete(done));
+    while (this.pending.size >= depth) await Promise.race(this.pending);
+    if (this.failed) throw this.failed;
+  }
+
+  /** Waits for every queued write; throws the first write error. */
+  async flush(): Promise<void> {
+    while (this.pending.size > 0) await Promise.all([...this.pending]);
+    if (this.failed) throw this.failed;
   }
 
   async close(): Promise<void> {
+    await this.flush().catch(() => undefined);
     const h = this.handle;
     this.handle = null;
     await h?.close();
+    if (this.failed) throw this.failed;
   }
 
   /** Reads the spooled float32 values back as segments (see readFloat32Segments). */

@@ -184,7 +184,8 @@ export class UpdateReceiver {
           if (received + chunk.data.length - TAG_BYTES > header.totalBytes) {
             throw new InvalidUpdateError(`${who} sends more than the ${header.totalBytes} bytes it announced`);
           }
-          const plain = Buffer.from(opener.open(chunk.data));
+          const opened = opener.open(chunk.data);
+          const plain = Buffer.from(opened.buffer, opened.byteOffset, opened.byteLength);
           received += plain.length;
           scan?.feed(plain);
           await spool.write(plain);
