@@ -17,9 +17,15 @@ export class SpoolFile {
   private constructor(readonly path: string, private handle: FileHandle | null) {}
 
   static async create(dir: string, label: string): Promise<SpoolFile> {
+    const spool = await SpoolFile.reserve(dir, label);
+    spool.handle = await open(spool.path, 'w', 0o600);
+    return spool;
+  }
+
+  /** A spool name only: somebody else (the ingest worker) writes the file. */
+  static async reserve(dir: string, label: string): Promise<SpoolFile> {
     await mkdir(dir, { recursive: true });
-    const path = join(dir, `${label.replace(/[^A-Za-z0-9._-]/g, '_')}-${randomBytes(4).toString('hex')}.part`);
-    return new SpoolFile(path, await open(path, 'w', 0o600));
+    return new SpoolFile(join(dir, `${label.replace(/[^A-Za-z0-9._-]/g, '_')}-${randomBytes(4).toString('hex')}.part`), null);
   }
 
   /**

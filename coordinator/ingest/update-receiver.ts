@@ -12,7 +12,7 @@ import {
   type UploadReceipt,
 } from '../../shared/wire/index.js';
 import type { UpdateSegment } from '../aggregation/index.js';
-import { FiniteScan } from './finite-scan.js';
+import { DecryptJob, type DecryptedUpload } from './decrypt-pipeline.js';
 import { SpoolFile } from './spool.js';
 
 /** An update that passed every check at the edge, ready to be folded into a round. */
@@ -168,12 +168,16 @@ export class UpdateReceiver {
     const opener = new UpdateOpener(this.keys.coordinator, siteKey, header, new Uint8Array(header.sealedKey), new Uint8Array(header.headerSignature));
     const admitted = this.gate.admit(header);
     let spool: SpoolFile | null = null;
+    let job: DecryptJob | null = null;
     let accepted = false;
     try {
       checkHeader(header, admitted);
-      spool = await SpoolFile.create(this.spoolDir, `r${header.round}-${header.site}`);
-      const scan = admitted.kind === 'delta' ? new FiniteScan(admitted.expected) : null;
+      spool = await SpoolFile.reserve(this.spoolDir, `r${header.round}-${header.site}`);
+      // Decryption, the finite scan and spooling run on the ingest worker; this loop only reads.
+      job = new DecryptJob({ ...opener.secret, who, path: spool.path, tensors: admitted.kind === 'delta' ? admitted.expected : null });
       let received = 0;
+      let chunks = 0;
+      let result: DecryptedUpload | null = null;
       let report: UpdateReport | null = null;
       for (;;) {
         const next = await nextWithin(iterator, this.stallMs, who);
@@ -181,21 +185,23 @@ export class UpdateReceiver {
         const chunk = next.value;
         if (report) throw new InvalidUpdateError(`${who} has data after its trailer`);
         if (chunk.body === 'data' && 'data' in chunk) {
+          if (chunk.data.length < TAG_BYTES) throw new InvalidUpdateError(`${who} has chunk ${chunks} shorter than its authentication tag`);
           if (received + chunk.data.length - TAG_BYTES > header.totalBytes) {
             throw new InvalidUpdateError(`${who} sends more than the ${header.totalBytes} bytes it announced`);
           }
-          const opened = opener.open(chunk.data);
-          const plain = Buffer.from(opened.buffer, opened.byteOffset, opened.byteLength);
-          received += plain.length;
-          scan?.feed(plain);
-          await spool.write(plain);
-          onBytes?.(chunk.data.length);
+          const length = chunk.data.length;
+          await job.push(chunk.data); // may hand the chunk's buffer to the worker: not readable after
+          chunks++;
+          received += length - TAG_BYTES;
+          onBytes?.(length);
         } else if (chunk.body === 'trailer' && 'trailer' in chunk) {
           if (received < header.totalBytes) {
             throw new TruncatedStreamError(`${who} ended after ${received} of ${header.totalBytes} bytes; it was discarded, send it again`);
           }
           const trailer = chunk.trailer;
-          report = parseReport(opener.finish(new Uint8Array(trailer.sealedFinal), new Uint8Array(trailer.signature), trailer.chunks), who);
+          result = await job.finish(new Uint8Array(trailer.sealedFinal));
+          opener.verifyFinal(result.tagChain, result.chunks, trailer.chunks, new Uint8Array(trailer.signature));
+          report = parseReport(result.report, who);
         } else {
           throw new InvalidUpdateError(`${who} has a second header (or an empty message) after its start`);
         }
@@ -203,11 +209,11 @@ export class UpdateReceiver {
       if (received < header.totalBytes) {
         throw new TruncatedStreamError(`${who} ended after ${received} of ${header.totalBytes} bytes; it was discarded, send it again`);
       }
-      if (!report) throw new TruncatedStreamError(`${who} ended without its signed trailer; it was discarded, send it again`);
-      const problem = scan?.problem();
-      if (problem) throw new InvalidUpdateError(`${who} is not finite: ${problem}. Check the site's training (learning rate, data scaling)`);
-      if (scan && admitted.maxNorm !== null && scan.l2Norm > admitted.maxNorm) {
-        throw new InvalidUpdateError(`${who} has L2 norm ${scan.l2Norm.toPrecision(4)}, above the federation's bound of ${admitted.maxNorm}`);
+      if (!report || !result) throw new TruncatedStreamError(`${who} ended without its signed trailer; it was discarded, send it again`);
+      if (result.problem) throw new InvalidUpdateError(`${who} is not finite: ${result.problem}. Check the site's training (learning rate, data scaling)`);
+      const l2Norm = result.l2Norm;
+      if (admitted.kind === 'delta' && admitted.maxNorm !== null && l2Norm > admitted.maxNorm) {
+        throw new InvalidUpdateError(`${who} has L2 norm ${l2Norm.toPrecision(4)}, above the federation's bound of ${admitted.maxNorm}`);
       }
       await spool.close();
       freeSlot();
@@ -216,7 +222,7 @@ export class UpdateReceiver {
         header,
         report,
         bytes: received,
-        l2Norm: scan?.l2Norm ?? Number.NaN,
+        l2Norm,
         segments: () => ready.segments(),
       });
       accepted = true;
@@ -225,6 +231,7 @@ export class UpdateReceiver {
       if (!accepted) admitted.release(err instanceof Error ? err.message : String(err));
       throw err;
     } finally {
+      job?.close();
       await spool?.discard();
     }
   }

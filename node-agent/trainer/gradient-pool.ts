@@ -1,5 +1,5 @@
-import { createRequire } from 'node:module';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { spawnModuleWorker } from '../../shared/runtime/module-worker.js';
 import type { InitMessage, StepMessage, StepReply, WorkerReply } from './gradient-worker.js';
 
 /*
@@ -9,47 +9,8 @@ import type { InitMessage, StepMessage, StepReply, WorkerReply } from './gradien
  * never keep the process alive.
  */
 
-const TS_HOOKS = `
-import { readFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { createRequire } from 'node:module';
-let ts;
-export async function initialize(data) { ts = createRequire(data.tsPath)('typescript'); }
-export async function resolve(specifier, context, next) {
-  if (context.parentURL && context.parentURL.endsWith('.ts') && specifier.startsWith('.') && specifier.endsWith('.js')) {
-    const url = new URL(specifier.slice(0, -3) + '.ts', context.parentURL);
-    if (existsSync(fileURLToPath(url))) return { url: url.href, format: 'module', shortCircuit: true };
-  }
-  return next(specifier, context);
-}
-export async function load(url, context, next) {
-  if (!url.endsWith('.ts')) return next(url, context);
-  const file = fileURLToPath(url);
-  const out = ts.transpileModule(await readFile(file, 'utf8'), {
-    fileName: file,
-    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
-  });
-  return { format: 'module', source: out.outputText, shortCircuit: true };
-}`;
-
-// When this module runs from TypeScript source (vitest), the worker gets a tiny loader that strips
-// types with the typescript package; compiled builds start the .js worker directly.
-const TS_BOOT = `
-const { register } = require('node:module');
-const { workerData } = require('node:worker_threads');
-register('data:text/javascript,' + encodeURIComponent(workerData.hooks), { data: { tsPath: workerData.tsPath } });
-import(workerData.entry).catch((e) => { console.error(e); process.exit(1); });
-`;
-
 function spawn(): Worker {
-  const here = import.meta.url;
-  if (here.endsWith('.ts')) {
-    const entry = new URL('./gradient-worker.ts', here).href;
-    const tsPath = createRequire(here).resolve('typescript/package.json');
-    return new Worker(TS_BOOT, { eval: true, workerData: { medleyGradientWorker: true, hooks: TS_HOOKS, entry, tsPath } });
-  }
-  return new Worker(new URL('./gradient-worker.js', here), { workerData: { medleyGradientWorker: true } });
+  return spawnModuleWorker(import.meta.url, './gradient-worker', { medleyGradientWorker: true });
 }
 
 class GradientWorker {

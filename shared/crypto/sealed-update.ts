@@ -125,31 +125,17 @@ export class UpdateSealer {
 }
 
 /**
- * The coordinator's side. Construction checks the header signature (so a forged header is turned
- * away before any data is read) and opens the key; every chunk then either decrypts under the
- * header's digest and its position, or the update is refused.
+ * Decrypts one update's chunks in order under its key and binding digest, and keeps the chain of
+ * their tags for the final signature. Plain data, so it can run in a worker thread
+ * (coordinator/ingest/decrypt-worker.ts) while the event loop keeps reading the network.
  */
-export class UpdateOpener {
-  private readonly key: Buffer;
-  private readonly digest: Uint8Array;
+export class ChunkDecryptor {
   private index = 0;
   private finished = false;
   private readonly tags: Hash = createHash('sha256');
-  private readonly who: string;
+  private readonly key: Buffer;
 
-  constructor(coordinator: Identity, private readonly sitePublicKey: Uint8Array, binding: UpdateBinding, sealedKey: Uint8Array, headerSignature: Uint8Array) {
-    this.who = `update from site ${binding.site} for round ${binding.round}`;
-    this.digest = bindingDigest(binding);
-    if (!verify(sitePublicKey, headerTranscript(this.digest, coordinator.signPublicKey, sealedKey), headerSignature)) {
-      throw new AuthenticationError(`${this.who} has a header signature that does not verify with the site's enrolled key: it was not made by ${binding.site} for this round, model version and coordinator, or its header was altered`);
-    }
-    let key: Uint8Array;
-    try {
-      key = sodiumNow().crypto_box_seal_open(sealedKey, boxPublicKey(coordinator.signPublicKey), boxSecretKey(coordinator));
-    } catch {
-      throw new InvalidUpdateError(`${this.who} carries a key sealed to another coordinator (or damaged); the agent must use this coordinator's public key`);
-    }
-    if (key.byteLength !== KEY_BYTES) throw new InvalidUpdateError(`${this.who} carries a sealed key of the wrong size`);
+  constructor(key: Uint8Array, private readonly digest: Uint8Array, private readonly who: string) {
     this.key = Buffer.from(key);
   }
 
@@ -157,26 +143,8 @@ export class UpdateOpener {
     return this.index;
   }
 
-  /** Decrypts the next data chunk; a chunk moved, dropped, altered or from another update fails here. */
-  open(ciphertext: Uint8Array): Uint8Array {
-    return this.decrypt(ciphertext, false);
-  }
-
-  /** Decrypts the last message and checks the site's signature over the whole stream. */
-  finish(ciphertext: Uint8Array, signature: Uint8Array, chunks: number): Uint8Array {
-    const plain = this.decrypt(ciphertext, true);
-    this.finished = true;
-    if (chunks !== this.index) {
-      throw new InvalidUpdateError(`${this.who} says it has ${chunks} chunks but ${this.index} arrived; send it again`);
-    }
-    if (!verify(this.sitePublicKey, finalTranscript(this.digest, new Uint8Array(this.tags.digest()), chunks), signature)) {
-      throw new AuthenticationError(`${this.who} has a final signature that does not verify with the site's enrolled key; it was refused`);
-    }
-    this.key.fill(0);
-    return plain;
-  }
-
-  private decrypt(ciphertext: Uint8Array, final: boolean): Uint8Array {
+  /** Decrypts the next chunk; a chunk moved, dropped, altered or from another update fails here. */
+  open(ciphertext: Uint8Array, final: boolean): Buffer {
     if (this.finished) throw new InvalidUpdateError(`${this.who} has data after its final chunk`);
     if (ciphertext.byteLength < TAG_BYTES) throw new InvalidUpdateError(`${this.who} has chunk ${this.index} shorter than its authentication tag`);
     const position = this.index++;
@@ -194,6 +162,83 @@ export class UpdateOpener {
       );
     }
     this.tags.update(tag);
+    if (final) {
+      this.finished = true;
+      this.key.fill(0);
+    }
+    return plain;
+  }
+
+  /** SHA-256 over every chunk's tag in order; only after the final chunk. */
+  tagChain(): Uint8Array {
+    if (!this.finished) throw new Error('the tag chain is known only after the final chunk');
+    return new Uint8Array(this.tags.digest());
+  }
+}
+
+/**
+ * The coordinator's side. Construction checks the header signature (so a forged header is turned
+ * away before any data is read) and opens the key; every chunk then either decrypts under the
+ * header's digest and its position, or the update is refused. `decryptor()` hands the chunk work
+ * to whoever runs it; `verifyFinal` checks the site's signature over the stream at the end.
+ */
+export class UpdateOpener {
+  readonly digest: Uint8Array;
+  private readonly key: Uint8Array;
+  private inline: ChunkDecryptor | null = null;
+  readonly who: string;
+
+  constructor(coordinator: Identity, private readonly sitePublicKey: Uint8Array, binding: UpdateBinding, sealedKey: Uint8Array, headerSignature: Uint8Array) {
+    this.who = `update from site ${binding.site} for round ${binding.round}`;
+    this.digest = bindingDigest(binding);
+    if (!verify(sitePublicKey, headerTranscript(this.digest, coordinator.signPublicKey, sealedKey), headerSignature)) {
+      throw new AuthenticationError(`${this.who} has a header signature that does not verify with the site's enrolled key: it was not made by ${binding.site} for this round, model version and coordinator, or its header was altered`);
+    }
+    let key: Uint8Array;
+    try {
+      key = sodiumNow().crypto_box_seal_open(sealedKey, boxPublicKey(coordinator.signPublicKey), boxSecretKey(coordinator));
+    } catch {
+      throw new InvalidUpdateError(`${this.who} carries a key sealed to another coordinator (or damaged); the agent must use this coordinator's public key`);
+    }
+    if (key.byteLength !== KEY_BYTES) throw new InvalidUpdateError(`${this.who} carries a sealed key of the wrong size`);
+    this.key = key;
+  }
+
+  /** The update's key and digest, for a ChunkDecryptor running elsewhere (a worker thread). */
+  get secret(): { key: Uint8Array; digest: Uint8Array } {
+    return { key: this.key, digest: this.digest };
+  }
+
+  /** Checks the site's signature over the header digest and every chunk's tag, in order. */
+  verifyFinal(tagChain: Uint8Array, chunksOpened: number, chunks: number, signature: Uint8Array): void {
+    if (chunks !== chunksOpened) {
+      throw new InvalidUpdateError(`${this.who} says it has ${chunks} chunks but ${chunksOpened} arrived; send it again`);
+    }
+    if (!verify(this.sitePublicKey, finalTranscript(this.digest, tagChain, chunks), signature)) {
+      throw new AuthenticationError(`${this.who} has a final signature that does not verify with the site's enrolled key; it was refused`);
+    }
+  }
+
+  get chunksOpened(): number {
+    return this.inline?.chunksOpened ?? 0;
+  }
+
+  private get decryptor(): ChunkDecryptor {
+    this.inline ??= new ChunkDecryptor(this.key, this.digest, this.who);
+    return this.inline;
+  }
+
+  /** Decrypts the next data chunk here, on this thread. */
+  open(ciphertext: Uint8Array): Uint8Array {
+    const plain = this.decryptor.open(ciphertext, false);
+    return new Uint8Array(plain.buffer, plain.byteOffset, plain.byteLength);
+  }
+
+  /** Decrypts the last message here and checks the site's signature over the whole stream. */
+  finish(ciphertext: Uint8Array, signature: Uint8Array, chunks: number): Uint8Array {
+    const d = this.decryptor;
+    const plain = d.open(ciphertext, true);
+    this.verifyFinal(d.tagChain(), d.chunksOpened, chunks, signature);
     return new Uint8Array(plain.buffer, plain.byteOffset, plain.byteLength);
   }
 }
