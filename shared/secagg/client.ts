@@ -1,9 +1,9 @@
 import { loadSodium, sodiumNow } from '../crypto/sodium.js';
-import { pairwiseSeed, pairwiseSign } from './agreement.js';
+import { agree, pairwiseSeed, pairwiseSign } from './agreement.js';
 import { SecAggAbortError, SecAggProtocolError } from './errors.js';
 import type { AdvertisedKeys, EncryptedShare, RevealedShare, UnmaskRequest } from './messages.js';
 import { checkContext, checkParams, type SecAggContext, type SecAggParams } from './params.js';
-import { applyMask, SEED_BYTES } from './prg.js';
+import { applyMasks, SEED_BYTES, type MaskSpec } from './prg.js';
 import { advertisementDigest, checkRosterSize, orderRoster, verifyAdvertisement } from './roster.js';
 import { openShares, sealShares, type SharePair } from './share-box.js';
 import { splitSecret } from './shamir.js';
@@ -38,6 +38,8 @@ export class SecAggClient {
   private readonly held = new Map<string, SharePair>();
   /** U2: the sites whose shares this site holds (itself included), i.e. whose masks it applied. */
   private shareHolders = new Set<string>();
+  /** X25519 of this site's c key with each other roster site's, from shareKeys to maskInput (see share-box.ts). */
+  private readonly cShared = new Map<string, Uint8Array>();
 
   private constructor(
     readonly site: string,
@@ -101,7 +103,9 @@ export class SecAggClient {
         this.held.set(this.site, pair);
         return;
       }
-      const ciphertext = sealShares(this.context, this.advertisement, this.cKeys.privateKey, entry, pair);
+      const shared = agree(this.cKeys.privateKey, entry.cPublicKey, entry.site);
+      this.cShared.set(entry.site, shared);
+      const ciphertext = sealShares(this.context, this.advertisement, shared, entry, pair);
       out.push({ from: this.site, to: entry.site, ciphertext });
     });
     this.phase = 'shared';
@@ -117,31 +121,43 @@ export class SecAggClient {
   maskInput(quantized: Uint32Array, inbox: EncryptedShare[]): Uint32Array {
     this.expect('shared', 'maskInput');
     const myX = this.xOf.get(this.site)!;
-    const received = new Map<string, SharePair>();
-    for (const share of inbox) {
-      if (share.to !== this.site) throw new SecAggProtocolError(`a key share from site ${share.from} is addressed to ${share.to}, not to this site (${this.site})`);
-      const sender = this.roster.get(share.from);
-      if (!sender || share.from === this.site) throw new SecAggProtocolError(`a key share claims to come from site ${share.from}, which is not another site of this round's roster`);
-      if (received.has(share.from)) throw new SecAggProtocolError(`site ${share.from} sent more than one key share to this site`);
-      const pair = openShares(this.context, sender, this.advertisement, this.cKeys.privateKey, share.ciphertext);
-      if (pair.x !== myX) throw new SecAggProtocolError(`the key share from site ${share.from} is for x = ${pair.x}, but this site holds x = ${myX}`);
-      received.set(share.from, pair);
-    }
+    const received = this.openInbox(inbox, myX);
     if (received.size + 1 < this.params.threshold) {
       throw new SecAggAbortError(`only ${received.size + 1} sites (this one included) shared keys, fewer than the threshold of ${this.params.threshold}`);
     }
     for (const [site, pair] of received) this.held.set(site, pair);
     this.shareHolders = new Set([this.site, ...received.keys()]);
 
-    const masked = quantized.slice();
-    applyMask(masked, this.selfSeed, 1);
+    // All masks in one pass over the vector (see applyMasks), written straight into a new array.
+    const masks: MaskSpec[] = [{ seed: this.selfSeed, sign: 1 }];
     for (const other of received.keys()) {
-      const seed = pairwiseSeed(this.context, this.site, this.sKeys.privateKey, other, this.roster.get(other)!.sPublicKey);
-      applyMask(masked, seed, pairwiseSign(this.site, other));
-      seed.fill(0);
+      masks.push({ seed: pairwiseSeed(this.context, this.site, this.sKeys.privateKey, other, this.roster.get(other)!.sPublicKey), sign: pairwiseSign(this.site, other) });
     }
+    const masked = new Uint32Array(quantized.length);
+    try {
+      applyMasks(masked, masks, quantized);
+    } finally {
+      for (const mask of masks.slice(1)) mask.seed.fill(0);
+    }
+    for (const shared of this.cShared.values()) shared.fill(0);
+    this.cShared.clear();
     this.phase = 'masked';
     return masked;
+  }
+
+  /** Checks and decrypts the shares other sites sent here, by sender. */
+  private openInbox(inbox: EncryptedShare[], myX: number): Map<string, SharePair> {
+    const received = new Map<string, SharePair>();
+    for (const share of inbox) {
+      if (share.to !== this.site) throw new SecAggProtocolError(`a key share from site ${share.from} is addressed to ${share.to}, not to this site (${this.site})`);
+      const sender = this.roster.get(share.from);
+      if (!sender || share.from === this.site) throw new SecAggProtocolError(`a key share claims to come from site ${share.from}, which is not another site of this round's roster`);
+      if (received.has(share.from)) throw new SecAggProtocolError(`site ${share.from} sent more than one key share to this site`);
+      const pair = openShares(this.context, sender, this.advertisement, this.cShared.get(share.from)!, share.ciphertext);
+      if (pair.x !== myX) throw new SecAggProtocolError(`the key share from site ${share.from} is for x = ${pair.x}, but this site holds x = ${myX}`);
+      received.set(share.from, pair);
+    }
+    return received;
   }
 
   /**

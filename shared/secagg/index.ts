@@ -11,4 +11,4 @@ export type { AdvertisedKeys, EncryptedShare, RevealedShare, UnmaskRequest } fro
 export type { SecAggContext, SecAggParams } from './params.js';
 export { addModular, dequantizeMean, meanErrorBound, quantizationScale, quantizeUpdate, subtractModular } from './quantize.js';
 export { combineShares, splitSecret, type SecretShare } from './shamir.js';
-export { applyMask, expandMask } from './prg.js';
+export { applyMask, applyMasks, expandMask, type MaskSpec } from './prg.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyMask, expandMask } from './prg.js';
+import { applyMask, applyMasks, expandMask } from './prg.js';
 
 describe('mask PRG', () => {
   it('is the ChaCha20 keystream read as little-endian uint32 (RFC 8439 A.1 test vector 1)', () => {
@@ -19,6 +19,23 @@ describe('mask PRG', () => {
     for (const i of [0, 1, (1 << 18) - 1, 1 << 18, length - 1]) expect(target[i]).toBe((original[i] + mask[i]) >>> 0);
     applyMask(target, seed, -1);
     expect(Buffer.from(target.buffer).equals(Buffer.from(original.buffer))).toBe(true);
+  });
+
+  it('applies many masks in one pass exactly as one after another, from a separate source', () => {
+    const length = (1 << 16) * 3 + 7;
+    const seeds = [3, 5, 7, 11].map((k) => new Uint8Array(32).map((_, i) => i * k));
+    const signs = [1, -1, -1, 1] as const;
+    const source = new Uint32Array(length).map((_, i) => i * 2654435761);
+    const expected = source.slice();
+    seeds.forEach((seed, k) => {
+      const mask = expandMask(seed, length);
+      for (let i = 0; i < length; i++) expected[i] = (expected[i] + signs[k] * mask[i]) >>> 0;
+    });
+    const target = new Uint32Array(length);
+    applyMasks(target, seeds.map((seed, k) => ({ seed, sign: signs[k] })), source);
+    expect(Buffer.from(target.buffer).equals(Buffer.from(expected.buffer))).toBe(true);
+    expect(source[1]).toBe(2654435761);
+    expect(() => applyMasks(target, [], source.subarray(1))).toThrow(/cannot mask/);
   });
 
   it('different seeds give different masks; bad seeds are refused', () => {

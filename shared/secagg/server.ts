@@ -3,7 +3,7 @@ import { pairwiseSeed, pairwiseSign } from './agreement.js';
 import { SecAggAbortError, SecAggProtocolError } from './errors.js';
 import type { AdvertisedKeys, EncryptedShare, RevealedShare, UnmaskRequest } from './messages.js';
 import { checkContext, checkParams, type SecAggContext, type SecAggParams } from './params.js';
-import { applyMask } from './prg.js';
+import { applyMasks, type MaskSpec } from './prg.js';
 import { checkRosterSize, compareSites, KEY_BYTES, orderRoster, verifyAdvertisement } from './roster.js';
 import { NONCE_BYTES, SHARE_BYTES } from './share-box.js';
 import { combineShares, type SecretShare } from './shamir.js';
@@ -205,14 +205,20 @@ export class SecAggServer {
     const selfSeeds = request.survivors.map((site) => combineShares(sharesOf(site, 'self'), t));
 
     this.unmasked = true;
-    for (const seed of selfSeeds) applyMask(maskedSum, seed, -1);
+    const masks: MaskSpec[] = selfSeeds.map((seed) => ({ seed, sign: -1 }));
     for (const { site: dropped, sSecretKey } of droppedKeys) {
       for (const survivor of request.survivors) {
         const seed = pairwiseSeed(this.context, dropped, sSecretKey, survivor, keysOf.get(survivor)!.sPublicKey);
         // The survivor added sign(survivor, dropped) * PRG(seed); take exactly that off again.
-        applyMask(maskedSum, seed, pairwiseSign(survivor, dropped) === 1 ? -1 : 1);
+        masks.push({ seed, sign: pairwiseSign(survivor, dropped) === 1 ? -1 : 1 });
       }
       sSecretKey.fill(0);
+    }
+    // Every mask comes off in one pass over the sum (see applyMasks).
+    try {
+      applyMasks(maskedSum, masks);
+    } finally {
+      for (const mask of masks) mask.seed.fill(0);
     }
     return maskedSum;
   }
