@@ -71,6 +71,11 @@ function worker(): DecryptWorker {
   return shared;
 }
 
+/** Starts the ingest worker ahead of the first upload, so that upload does not wait for it to load. */
+export function warmDecryptWorker(): void {
+  worker();
+}
+
 /** One upload's decryption, run by the shared worker. Chunks must be pushed in order. */
 export class DecryptJob {
   private readonly id: number;

@@ -3,6 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import { CHANNEL_OPTIONS, medleyPackage } from '../../shared/wire/index.js';
 import { FedAvg } from '../aggregation/index.js';
 import { UpdateReceiver, clearSpool } from '../ingest/index.js';
+import { warmDecryptWorker } from '../ingest/decrypt-pipeline.js';
 import { RoundEvents, RunController, SiteSessions, type ModelEvaluator } from '../rounds/index.js';
 import { loadSodium, AdminGuard } from '../../shared/crypto/index.js';
 import { ModelStore, RoundJournal, SiteRegistry, readCoordinatorKeys, readFederationConfig } from '../store/index.js';
@@ -64,6 +65,7 @@ export class Coordinator {
     await controller.recover();
     const spoolDir = join(options.stateDir, 'spool');
     await clearSpool(spoolDir);
+    warmDecryptWorker();
     const receiver = new UpdateReceiver(controller, { coordinator: keys.identity, siteKey: (site) => registry.publicKeyOf(site) }, spoolDir);
     const common = { federation: config.federation, store, registry, sessions, controller, events };
     return new Coordinator(

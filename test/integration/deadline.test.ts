@@ -38,7 +38,7 @@ async function setUp(minSites: number) {
   const [fastSession, slowSession] = await Promise.all([fast.welcomed, slow.welcomed]);
   const events: RoundEvent[] = [];
   coordinator.events.subscribe(0, (e) => events.push(e));
-  coordinator.controller.start({ rounds: 1, minSites, maxSites: 0, epochs: 1, batchSize: 1, learningRate: 0.1, deadlineSeconds: 2, waitSeconds: 5, seed: 0 });
+  coordinator.controller.start({ rounds: 1, minSites, maxSites: 0, epochs: 1, batchSize: 1, learningRate: 0.1, deadlineSeconds: 4, waitSeconds: 5, seed: 0 });
   const [fastTask, slowTask] = await Promise.all([fast.nextTask(), slow.nextTask()]);
   const finished = new Promise<void>((resolve) => coordinator.events.subscribe(0, (e) => e.kind === 'run-finished' && resolve()));
   const send = {
