@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { applyMask, applyMasks, expandMask } from './prg.js';
+import { chachaKernel } from './chacha-kernel.js';
+import { applyMask, applyMasks, applyMasksWithNode, expandMask } from './prg.js';
 
 describe('mask PRG', () => {
   it('is the ChaCha20 keystream read as little-endian uint32 (RFC 8439 A.1 test vector 1)', () => {
@@ -31,11 +32,26 @@ describe('mask PRG', () => {
       const mask = expandMask(seed, length);
       for (let i = 0; i < length; i++) expected[i] = (expected[i] + signs[k] * mask[i]) >>> 0;
     });
-    const target = new Uint32Array(length);
-    applyMasks(target, seeds.map((seed, k) => ({ seed, sign: signs[k] })), source);
-    expect(Buffer.from(target.buffer).equals(Buffer.from(expected.buffer))).toBe(true);
-    expect(source[1]).toBe(2654435761);
-    expect(() => applyMasks(target, [], source.subarray(1))).toThrow(/cannot mask/);
+    const masks = seeds.map((seed, k) => ({ seed, sign: signs[k] }));
+    // The WebAssembly kernel (where this Node has SIMD, as every Node 20 does) and the OpenSSL path.
+    expect(chachaKernel(65536)).not.toBeNull();
+    for (const apply of [applyMasks, applyMasksWithNode]) {
+      const target = new Uint32Array(length);
+      apply(target, masks, source);
+      expect(Buffer.from(target.buffer).equals(Buffer.from(expected.buffer))).toBe(true);
+      expect(source[1]).toBe(2654435761);
+      expect(() => apply(target, [], source.subarray(1))).toThrow(/cannot mask/);
+    }
+  });
+
+  it('masks vectors shorter than a group of four blocks, and of every length around one', () => {
+    const seed = new Uint8Array(32).fill(9);
+    const mask = expandMask(seed, 200);
+    for (const length of [0, 1, 15, 16, 17, 63, 64, 65, 127, 128, 129, 200]) {
+      const target = new Uint32Array(length).fill(7);
+      applyMasks(target, [{ seed, sign: -1 }]);
+      expect(Array.from(target)).toEqual(Array.from(mask.subarray(0, length), (m) => (7 - m) >>> 0));
+    }
   });
 
   it('different seeds give different masks; bad seeds are refused', () => {

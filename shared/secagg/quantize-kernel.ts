@@ -3,15 +3,15 @@ import { endOf, f64c, F64, get, I32, instantiate, loop, set, simd, V128, type Fu
 
 /**
  * The fixed-point encoding of quantizeUpdate as a WebAssembly SIMD loop, two values per step. The
- * JS loop costs 10 to 25 ns per value on the benchmark machine (Math.round is not inlined there,
- * and the rounding branches mispredict on real updates), a fifth of a site's masking time; this
- * runs at about 1 ns from the first call, with no JIT warm-up. Per value, in float64 as in JS:
+ * JS loop costs 10 to 25 ns per value on the benchmark machine (its Math.round and clipping
+ * branches mispredict on real updates, and its first calls run before the JIT has optimized it);
+ * this runs at about 4 ns per value, copies in and out included. Per value, in float64 as in JS:
  *
  *   y = min(max(f64(x), -c), c) * factor      (x > c ? c : x < -c ? -c : x, then the multiply)
  *   q = floor(y) + (y - floor(y) >= 0.5)      (Math.round: y - floor(y) is exact, ties go up)
  *   q = min(max(q, -cap), cap)                 (then i32x4.trunc_sat_f64x2_s_zero: q is integral)
  *
- * so its output equals the JS loop's bit for bit (quantize.test.ts checks ties, near-ties and
+ * so its output equals the JS loop's bit for bit (kernels.test.ts checks ties, near-ties and
  * clip edges). NaN inputs are only flagged: the caller's JS loop redoes that chunk and throws.
  */
 
@@ -71,11 +71,16 @@ export function quantizeSimd(values: Float32Array, out: Int32Array, c: number, f
   kernel ??= load();
   if (!kernel) return 0;
   const even = values.length & ~1;
-  for (let start = 0; start < even; start += CHUNK) {
-    const n = Math.min(CHUNK, even - start);
-    kernel.values.set(values.subarray(start, start + n));
-    if (kernel.quantize(0, CHUNK * 4, n, c, factor, cap) !== 0) return start;
-    out.set(kernel.out.subarray(0, n), start);
+  let done = 0;
+  while (done < even) {
+    const n = Math.min(CHUNK, even - done);
+    kernel.values.set(values.subarray(done, done + n));
+    if (kernel.quantize(0, CHUNK * 4, n, c, factor, cap) !== 0) break;
+    out.set(kernel.out.subarray(0, n), done);
+    done += n;
   }
-  return even;
+  // The windows held a piece of the site's plain update: not left lying in a long-lived buffer.
+  kernel.values.fill(0);
+  kernel.out.fill(0);
+  return done;
 }

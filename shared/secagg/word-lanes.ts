@@ -2,10 +2,11 @@ import { endianness } from 'node:os';
 import { endOf, get, I32, I32_ADD, instantiate, loop, simd, vLoad, vStore, type FunctionDef } from './wasm-asm.js';
 
 /**
- * Wrapping uint32 adds for masking and folding, the loop every mask and every masked input goes
- * through. V8 runs the plain JS loop at about 3.6 ns per word on the benchmark machine; a
- * WebAssembly i32x4 loop runs at memory speed, even counting the copy of the operand into
- * WebAssembly memory (together about 0.3 ns per word):
+ * Wrapping uint32 adds over long vectors: the coordinator folds every masked input into its
+ * running sum with them (addModular), and masking on Node's ChaCha20 (prg.ts, where the
+ * WebAssembly kernel is missing) adds keystream with them. V8 runs the plain JS loop at about
+ * 3.6 ns per word on the benchmark machine; a WebAssembly i32x4 loop runs at memory speed, even
+ * counting the copy of the operand into WebAssembly memory (together about 0.3 ns per word):
  *
  *   add(dst, src, n): dst[i] = dst[i] + src[i] mod 2^32     (i32x4.add)
  *   sub(dst, src, n): dst[i] = dst[i] - src[i] mod 2^32     (i32x4.sub)
