@@ -14,6 +14,7 @@ import { RawStreamClient } from './lib/raw-stream.js';
 import { SiteDriver } from './lib/site-driver.js';
 import { benchState, siteNames } from './lib/state.js';
 import { MIB, fillNoise, median, round } from './lib/stats.js';
+import { cpuSeconds } from './lib/cpu-time.js';
 
 /*
  * How fast the coordinator takes sealed updates in: a `medley coordinator serve` process with a
@@ -40,17 +41,6 @@ import { MIB, fillNoise, median, round } from './lib/stats.js';
  */
 
 const AEAD_CHUNK = MIB;
-
-/** CPU seconds (user + system, all threads) a process has used so far, from /proc; null elsewhere. */
-function cpuSeconds(pid: number): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in USER_HZ (100 on Linux)
-  } catch {
-    return null;
-  }
-}
 
 /** Busy, stolen (by the hypervisor) and total CPU ticks of the whole machine, from /proc/stat. */
 function machineTicks(): { busy: number; steal: number; total: number } | null {

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import type { BenchResult } from './result.js';
 import type { BenchOptions } from './lib/options.js';
@@ -8,6 +7,7 @@ import { Cleanup } from './lib/cleanup.js';
 import { RssSampler, peakRssMiB, startCoordinator, startMedley, type Child } from './lib/procs.js';
 import { benchState, siteNames } from './lib/state.js';
 import { MIB, median, round } from './lib/stats.js';
+import { cpuSeconds } from './lib/cpu-time.js';
 
 /*
  * The cost of secure aggregation on a whole round: a `medley coordinator serve` process and one
@@ -18,17 +18,6 @@ import { MIB, median, round } from './lib/stats.js';
  * round of each kind. Seconds per round from the coordinator's records (opened to closed, which
  * under secure aggregation includes unmasking; the new version is written after that).
  */
-
-/** CPU seconds (user + system, all threads) a process has used so far, from /proc; null elsewhere. */
-function cpuSeconds(pid: number): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in USER_HZ (100 on Linux)
-  } catch {
-    return null;
-  }
-}
 
 /** Largest VmRSS sample, in MiB. */
 const maxOf = (samples: [number, number][]) => (samples.length ? Math.max(...samples.map(([, m]) => m)) : null);
