@@ -14,43 +14,15 @@
  * Pointers are byte addresses in the imported memory; they need no alignment.
  */
 
-const I32 = 0x7f;
+import { F64, I32, V128, get, i32c, set, uleb } from '../../shared/runtime/wasm-asm.js';
+
 const F32 = 0x7d;
-const F64 = 0x7c;
-const V128 = 0x7b;
-
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let byte = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (n !== 0);
-  return out;
-}
-
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const byte = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) {
-      out.push(byte);
-      return out;
-    }
-    out.push(byte | 0x80);
-  }
-}
 
 const section = (id: number, body: number[]) => [id, ...uleb(body.length), ...body];
 const vec = (items: number[][]) => [...uleb(items.length), ...items.flat()];
 const name = (s: string) => vec([...s].map((c) => [c.charCodeAt(0)]));
 
-// Instructions used below.
-const get = (i: number) => [0x20, ...uleb(i)];
-const set = (i: number) => [0x21, ...uleb(i)];
-const i32c = (n: number) => [0x41, ...sleb(n)];
+// Instructions used below (the common encoders come from shared/runtime/wasm-asm.ts).
 const I32_ADD = [0x6a];
 const I32_SHL = [0x74];
 const I32_AND = [0x71];

@@ -1,5 +1,5 @@
 import { endianness } from 'node:os';
-import { get, I32, i32c, instantiate, loop, set, simd, V128, vLoad, vStore, type FunctionDef } from './wasm-asm.js';
+import { get, I32, i32c, instantiate, loop, set, simd, V128, vLoad, vStore, type FunctionDef } from '../runtime/wasm-asm.js';
 
 /**
  * ChaCha20 (RFC 8439, zero nonce) in WebAssembly SIMD, its keystream added to (or subtracted

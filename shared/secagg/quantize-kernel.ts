@@ -1,5 +1,5 @@
 import { endianness } from 'node:os';
-import { endOf, f64c, F64, get, I32, instantiate, loop, set, simd, V128, type FunctionDef } from './wasm-asm.js';
+import { endOf, f64c, F64, get, I32, instantiate, loop, set, simd, V128, type FunctionDef } from '../runtime/wasm-asm.js';
 
 /**
  * The fixed-point encoding of quantizeUpdate as a WebAssembly SIMD loop, two values per step. The

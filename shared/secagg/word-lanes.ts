@@ -1,5 +1,5 @@
 import { endianness } from 'node:os';
-import { endOf, get, I32, I32_ADD, instantiate, loop, simd, vLoad, vStore, type FunctionDef } from './wasm-asm.js';
+import { endOf, get, I32, I32_ADD, instantiate, loop, simd, vLoad, vStore, type FunctionDef } from '../runtime/wasm-asm.js';
 
 /**
  * Wrapping uint32 adds over long vectors: the coordinator folds every masked input into its
