@@ -7,10 +7,9 @@ import { CoordinatorClient } from '../node-agent/index.js';
 import { loadSodium } from '../shared/crypto/index.js';
 import type { Task, UploadReceipt } from '../shared/wire/index.js';
 import { AdminClient, ROUND_DEFAULTS } from './lib/admin.js';
-import { benchScript } from './lib/assets.js';
 import { Cleanup } from './lib/cleanup.js';
-import { peakRssMiB, startCoordinator, startNode } from './lib/procs.js';
-import { RawStreamClient } from './lib/raw-stream.js';
+import { peakRssMiB, startCoordinator } from './lib/procs.js';
+import { startRawServer } from './lib/raw-stream.js';
 import { SiteDriver } from './lib/site-driver.js';
 import { benchState, siteNames } from './lib/state.js';
 import { MIB, fillNoise, median, round } from './lib/stats.js';
@@ -140,16 +139,7 @@ export async function benchIngest({ quick, log }: BenchOptions): Promise<BenchRe
     const names = siteNames(sites);
     const state = await benchState({ parameters, sites: names, cleanup });
     const { proc: coordinator, address } = await startCoordinator(state.dir, cleanup);
-    let resolveRaw!: (a: string) => void;
-    const rawAddress = new Promise<string>((resolve) => (resolveRaw = resolve));
-    const rawServer = startNode(benchScript('raw-server.js'), [], cleanup, {
-      onLine: (line) => {
-        const event = JSON.parse(line) as { event?: string; address?: string };
-        if (event.event === 'listening' && event.address) resolveRaw(event.address);
-      },
-    });
-    const raw = new RawStreamClient(await Promise.race([rawAddress, rawServer.exited.then(() => Promise.reject(new Error(`raw server exited: ${rawServer.tail()}`)))]));
-    cleanup.add(() => raw.close());
+    const { client: raw, server: rawServer } = await startRawServer(cleanup);
 
     // Each site: a SiteDriver (its own connection, a session that passed the handshake, the
     // UploadUpdate stream written as the agent writes it) and the agent's own CoordinatorClient

@@ -2,10 +2,9 @@ import type { BenchResult } from './result.js';
 import type { BenchOptions } from './lib/options.js';
 import { CoordinatorClient } from '../node-agent/index.js';
 import { AdminClient, ROUND_DEFAULTS } from './lib/admin.js';
-import { benchScript } from './lib/assets.js';
 import { Cleanup } from './lib/cleanup.js';
-import { startCoordinator, startNode } from './lib/procs.js';
-import { RawStreamClient } from './lib/raw-stream.js';
+import { startCoordinator } from './lib/procs.js';
+import { startRawServer } from './lib/raw-stream.js';
 import { HandDrivenSession } from './lib/session.js';
 import { benchState } from './lib/state.js';
 import { MIB, median, round } from './lib/stats.js';
@@ -31,16 +30,7 @@ export async function benchTransfer({ quick, log }: BenchOptions): Promise<Bench
     const state = await benchState({ parameters, sites: [SITE], cleanup });
     const { dir } = state;
     const { address } = await startCoordinator(dir, cleanup);
-    let resolveRaw!: (a: string) => void;
-    const rawAddress = new Promise<string>((resolve) => (resolveRaw = resolve));
-    const rawServer = startNode(benchScript('raw-server.js'), [], cleanup, {
-      onLine: (line) => {
-        const event = JSON.parse(line) as { event?: string; address?: string };
-        if (event.event === 'listening' && event.address) resolveRaw(event.address);
-      },
-    });
-    const raw = new RawStreamClient(await Promise.race([rawAddress, rawServer.exited.then(() => Promise.reject(new Error(`raw server exited: ${rawServer.tail()}`)))]));
-    cleanup.add(() => raw.close());
+    const { client: raw } = await startRawServer(cleanup);
 
     const keys = { site: state.identities.get(SITE)!, coordinator: state.coordinatorKey };
     const client = new CoordinatorClient(address, keys);

@@ -1,7 +1,9 @@
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { CHANNEL_OPTIONS, CHUNK_BYTES, writeMessage } from '../../shared/wire/index.js';
-import { repoFile } from './assets.js';
+import { benchScript, repoFile } from './assets.js';
+import type { Cleanup } from './cleanup.js';
+import { startNode, type Child } from './procs.js';
 
 /** The RawStream service of bench/raw_stream.proto, loaded as Medley loads its own proto. */
 export function rawStreamService(): grpc.ServiceClientConstructor {
@@ -47,4 +49,19 @@ export class RawStreamClient {
   close(): void {
     this.client.close();
   }
+}
+
+/** Starts bench/raw-server.js as its own process and connects to it; both are stopped by `cleanup`. */
+export async function startRawServer(cleanup: Cleanup): Promise<{ client: RawStreamClient; server: Child }> {
+  let resolveAddress!: (a: string) => void;
+  const address = new Promise<string>((resolve) => (resolveAddress = resolve));
+  const server = startNode(benchScript('raw-server.js'), [], cleanup, {
+    onLine: (line) => {
+      const event = JSON.parse(line) as { event?: string; address?: string };
+      if (event.event === 'listening' && event.address) resolveAddress(event.address);
+    },
+  });
+  const client = new RawStreamClient(await Promise.race([address, server.exited.then(() => Promise.reject(new Error(`raw server exited: ${server.tail()}`)))]));
+  cleanup.add(() => client.close());
+  return { client, server };
 }
