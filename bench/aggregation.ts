@@ -46,7 +46,7 @@ async function aggregateOnce(
   const model = keep ? new Float32Array(base.length) : null;
   let last: Float32Array | null = null;
   for (let offset = 0; offset < base.length; offset += SEGMENT) {
-    last = agg.finishSegment(offset, base.subarray(offset, offset + SEGMENT));
+    last = await agg.finishSegment(offset, base.subarray(offset, offset + SEGMENT));
     model?.set(last, offset);
   }
   const seconds = (performance.now() - started) / 1000;

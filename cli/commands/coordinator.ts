@@ -24,6 +24,7 @@ interface ServeOptions {
   evalSeed: number;
   maxNorm?: number;
   dropGrace: number;
+  strategyMemory: number;
 }
 
 const log = (m: string) => process.stderr.write(`[coordinator] ${m}\n`);
@@ -64,6 +65,7 @@ export function registerCoordinator(program: Command): void {
     .option('--eval-seed <s>', 'seed of synthetic held-out data', nonNegativeInt, 0)
     .option('--max-norm <l2>', 'refuse updates whose L2 norm is larger', positiveNumber)
     .option('--drop-grace <seconds>', 'how long a disconnected site keeps its place in a round', positiveInt, 15)
+    .option('--strategy-memory <MiB>', 'memory for the individual updates robust strategies keep (median, Krum, ...); beyond it they spill to STATE/strategy-spill', positiveInt, 512)
     .action(async (opts: ServeOptions) => {
       let evaluator: ModelEvaluator | undefined;
       if (opts.evalData) {
@@ -74,7 +76,7 @@ export function registerCoordinator(program: Command): void {
         log(`held-out evaluation on ${heldOut.count} images from ${opts.evalData}`);
         evaluator = await createHeldOutEvaluator(heldOut, log);
       }
-      const coordinator = await Coordinator.open({ stateDir: opts.dir, log, evaluator, maxUpdateNorm: opts.maxNorm ?? null, dropGraceMs: opts.dropGrace * 1000 });
+      const coordinator = await Coordinator.open({ stateDir: opts.dir, log, evaluator, maxUpdateNorm: opts.maxNorm ?? null, dropGraceMs: opts.dropGrace * 1000, strategyMemoryBytes: opts.strategyMemory * 1024 * 1024 });
       const address = await coordinator.listen(opts.listen);
       // One machine-readable line on stdout, so a supervisor (or the demo) learns the bound port.
       process.stdout.write(JSON.stringify({ event: 'listening', address, federation: coordinator.federation, modelVersion: coordinator.store.latest }) + '\n');

@@ -16,7 +16,8 @@ export class FedAvg implements AggregationStrategy {
   readonly needsIndividualUpdates = false;
   private previous: FedAvgAggregate | null = null;
 
-  begin(elements: number): RoundAggregate {
+  begin(elements: number, mean?: RoundAggregate): RoundAggregate {
+    if (mean) return mean;
     const spare = this.previous?.retire() ?? null;
     this.previous = new FedAvgAggregate(elements, spare);
     return this.previous;

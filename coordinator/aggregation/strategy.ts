@@ -26,16 +26,44 @@ export interface RoundAggregate {
   accept(update: ValidatedUpdate): Promise<void>;
   /**
    * The new global values for the segment of `base` that starts at element `offset`. Called once
-   * per segment, in any order, after the last `accept`.
+   * per segment, in ascending order, after the last `accept`. Streaming strategies answer at once;
+   * strategies that keep the cohort's updates (median, Krum) may read spilled updates from disk.
    */
-  finishSegment(offset: number, base: Float32Array): Float32Array;
+  finishSegment(offset: number, base: Float32Array): Float32Array | Promise<Float32Array>;
+  /** Releases what the round held (spill files, buffers); called once the round ends, success or not. */
+  dispose?(): Promise<void>;
+}
+
+/** What a strategy asks of the sites' trainers (sent with each task). */
+export interface TaskParameters {
+  /** FedProx: the proximal coefficient mu; the trainer adds mu/2 * ||w - w_global||^2 to its loss. */
+  proximalMu?: number;
 }
 
 export interface AggregationStrategy {
   readonly name: string;
   /** True for strategies that must see updates one by one (median, Krum): incompatible with secure aggregation. */
   readonly needsIndividualUpdates: boolean;
-  begin(elements: number): RoundAggregate;
+  /** The strategy's resolved numeric parameters (defaults filled in), for the round record and logs. */
+  readonly parameters?: Readonly<Record<string, number>>;
+  /** What each task carries for this strategy (FedProx's mu); absent = nothing. */
+  readonly taskParameters?: TaskParameters;
+  /**
+   * Opens a round's aggregate. Under secure aggregation the run controller passes `mean`: the
+   * aggregate that yields the weighted mean from the masked sum. Strategies that work on the mean
+   * (FedAvg, FedProx, the server optimisers) build on it; those that need individual updates are
+   * refused before any round starts and never get it.
+   */
+  begin(elements: number, mean?: RoundAggregate): RoundAggregate;
+}
+
+/** Where strategies that keep individual updates may spill them, and how much memory they may hold. */
+export interface StrategyContext {
+  /** A folder the strategy may create files in (removed between rounds by `dispose`). */
+  spillDir: string;
+  /** Bytes of updates a robust strategy keeps in memory before spilling to disk. */
+  memoryBudgetBytes: number;
+  log: (message: string) => void;
 }
 
 /**
@@ -48,4 +76,23 @@ export function secureAggregationConflict(strategy: Pick<AggregationStrategy, 'n
     `strategy ${strategy.name} needs every site's update on its own, and secure aggregation by design lets the coordinator see only their sum; ` +
     `run it without --secure-aggregation, or choose a strategy that works on sums (fedavg)`
   );
+}
+
+/** One numeric parameter a strategy takes (`--strategy-param NAME=VALUE`). */
+export interface StrategyParameter {
+  default: number;
+  describe: string;
+  /** Inclusive bounds; a value outside them is refused with a message naming the parameter. */
+  min?: number;
+  max?: number;
+  integer?: boolean;
+}
+
+/** A selectable strategy: its name, what it does, its parameters, and how to make one for a run. */
+export interface StrategyDefinition {
+  name: string;
+  summary: string;
+  parameters: Readonly<Record<string, StrategyParameter>>;
+  /** `params` holds every declared parameter, defaults filled in and bounds checked. */
+  create(params: Record<string, number>, context: StrategyContext): AggregationStrategy;
 }

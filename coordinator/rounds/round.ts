@@ -15,6 +15,8 @@ export interface RoundOptions {
   now: () => number;
   /** "masked" under secure aggregation: updates are masked uint32 vectors, not float deltas. */
   kind?: 'delta' | 'masked';
+  /** The strategy's name, for the round record. */
+  strategy?: string;
   /** Called after a site's update is folded in. */
   onFolded?: (site: string) => void;
 }
@@ -54,6 +56,7 @@ export class Round implements UploadGate {
       secureAggregation: options.kind === 'masked',
       refused: [],
       dropped: [],
+      strategy: options.kind === 'masked' ? 'secure-sum' : (options.strategy ?? 'fedavg'),
     };
   }
 

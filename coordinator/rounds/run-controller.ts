@@ -10,7 +10,7 @@ import {
   type StartRoundsRequest,
   type UpdateHeader,
 } from '../../shared/wire/index.js';
-import { ModularSumAggregate, secureAggregationConflict, type AggregationStrategy } from '../aggregation/index.js';
+import { ModularSumAggregate, secureAggregationConflict, type AggregationStrategy, type RoundAggregate } from '../aggregation/index.js';
 import type { AdmittedUpload, UploadGate } from '../ingest/index.js';
 import { readFloat32Segments, type ModelManifest, type ModelStore, type RoundJournal } from '../store/index.js';
 import type { RoundEvents } from './round-events.js';
@@ -30,7 +30,8 @@ export interface RunControllerDeps {
   store: ModelStore;
   journal: RoundJournal;
   sessions: SiteSessions;
-  strategy: AggregationStrategy;
+  /** Makes a run's strategy from its name and parameters; throws ConfigError for a bad choice. */
+  strategyFor: (name: string, params: Readonly<Record<string, number>>) => AggregationStrategy;
   events: RoundEvents;
   evaluator?: ModelEvaluator;
   log: (message: string) => void;
@@ -55,6 +56,8 @@ export interface RunSettings {
   /** Secure aggregation on: its threshold (0 = two thirds of each round's sites) and clip range. */
   secure: { threshold: number; clipRange: number } | null;
   privacy: PrivacySpec | null;
+  /** This run's aggregation strategy (one instance per run: server optimisers keep state across its rounds). */
+  strategy: AggregationStrategy;
 }
 
 /** Secure aggregation's Shamir sharing is over GF(2^8): at most 255 sites in one round. */
@@ -110,10 +113,7 @@ export class RunController implements UploadGate {
   start(request: StartRoundsRequest): StartRoundsReply {
     if (this.running) throw new BusyError(`rounds are already running (${this.remaining} to go); wait for them to finish`);
     if (request.rounds < 1) throw new BusyError('ask for at least one round (--rounds 1 or more)');
-    const strategy = this.deps.strategy;
-    if (request.strategy && request.strategy !== strategy.name) {
-      throw new ConfigError(`strategy "${request.strategy}" is not available on this coordinator; it runs ${strategy.name}`);
-    }
+    const strategy = this.deps.strategyFor(request.strategy || 'fedavg', request.strategyParams ?? {});
     if (request.secureAggregation) {
       const conflict = secureAggregationConflict(strategy);
       if (conflict) throw new ConfigError(conflict);
@@ -136,6 +136,7 @@ export class RunController implements UploadGate {
       seed: request.seed,
       secure: request.secureAggregation ? { threshold: request.secaggThreshold ?? 0, clipRange: clip || 1 } : null,
       privacy: clipNorm > 0 ? { noiseMultiplier: noise, clipNorm } : null,
+      strategy,
     };
     const first = this.deps.journal.lastRound + 1;
     this.running = true;
@@ -228,7 +229,8 @@ export class RunController implements UploadGate {
     const base = await store.manifest(store.latest);
     const elements = base.totalBytes / 4;
     const secure = settings.secure ? this.secureParams(n, chosen, settings.secure) : null;
-    const aggregate = secure ? new ModularSumAggregate(elements, secure) : this.deps.strategy.begin(elements);
+    const maskedSum = secure ? new ModularSumAggregate(elements, secure) : null;
+    const aggregate: RoundAggregate = settings.strategy.begin(elements, maskedSum ?? undefined);
     const exchange = secure
       ? new SecureExchange({
           federation: this.deps.federation,
@@ -251,6 +253,7 @@ export class RunController implements UploadGate {
       maxNorm: this.deps.maxUpdateNorm ?? null,
       now: this.now,
       kind: secure ? 'masked' : 'delta',
+      strategy: settings.strategy.name,
       onFolded: exchange ? (site) => exchange.noteMaskedInput(site) : undefined,
     });
     await journal.append('open', round.record);
@@ -258,7 +261,7 @@ export class RunController implements UploadGate {
     this.exchange = exchange;
     round.onChange(() => this.poke());
     events.publish({ kind: 'round-started', round: n, site: '', message: `round ${n}: ${chosen.length} sites, base version ${base.version}${secure ? `, secure aggregation (threshold ${secure.threshold})` : ''}`, record: round.record });
-    log(`round ${n} open: sites ${chosen.join(', ')}; base model version ${base.version}${secure ? '; secure aggregation on' : ''}`);
+    log(`round ${n} open: sites ${chosen.join(', ')}; base model version ${base.version}; ${secure ? 'secure aggregation on' : `strategy ${describeStrategy(settings.strategy)}`}`);
     for (const site of chosen) {
       const session = sessions.get(site);
       if (!session) continue;
@@ -279,7 +282,8 @@ export class RunController implements UploadGate {
           secureAggregation: secure,
           privacy: settings.privacy,
           parameters: elements,
-          strategy: this.deps.strategy.name,
+          strategy: settings.strategy.name,
+          proximalMu: settings.strategy.taskParameters?.proximalMu ?? 0,
         },
       });
     }
@@ -297,9 +301,10 @@ export class RunController implements UploadGate {
       if (session) session.state = 'idle';
     }
     try {
-      return await this.finish(round, settings, base, exchange, setupFailure);
+      return await this.finish(round, settings, base, exchange, maskedSum, setupFailure);
     } finally {
       this.exchange = null;
+      await aggregate.dispose?.().catch((err: unknown) => log(`round ${n}: could not release the strategy's spill files: ${(err as Error).message}`));
     }
   }
 
@@ -334,7 +339,14 @@ export class RunController implements UploadGate {
     }
   }
 
-  private async finish(round: Round, settings: RunSettings, base: ModelManifest, exchange: SecureExchange | null, setupFailure: Error | null): Promise<RoundRecord> {
+  private async finish(
+    round: Round,
+    settings: RunSettings,
+    base: ModelManifest,
+    exchange: SecureExchange | null,
+    maskedSum: ModularSumAggregate | null,
+    setupFailure: Error | null,
+  ): Promise<RoundRecord> {
     const { store, journal, log, sessions } = this.deps;
     const record = round.record;
     const aggregate = round.aggregate;
@@ -342,9 +354,9 @@ export class RunController implements UploadGate {
       for (const site of record.selected) sessions.get(site)?.send({ roundNotice: { round: record.round, state, message } });
     };
     let failure = round.failure ?? setupFailure;
-    if (!failure && exchange && aggregate instanceof ModularSumAggregate && aggregate.updates >= settings.minSites) {
+    if (!failure && exchange && maskedSum && maskedSum.updates >= settings.minSites) {
       try {
-        const outcome = await exchange.unmask(aggregate, round.deadline);
+        const outcome = await exchange.unmask(maskedSum, round.deadline);
         record.dropped = outcome.dropped;
       } catch (err) {
         if (!(err instanceof SecAggAbortError)) throw err;
@@ -384,9 +396,14 @@ export class RunController implements UploadGate {
   }
 }
 
-async function* aggregatedWeights(basePath: string, finish: (offset: number, base: Float32Array) => Float32Array): AsyncGenerator<Uint8Array> {
+async function* aggregatedWeights(basePath: string, finish: (offset: number, base: Float32Array) => Float32Array | Promise<Float32Array>): AsyncGenerator<Uint8Array> {
   for await (const segment of readFloat32Segments(basePath)) {
-    const next = finish(segment.offset, segment.values);
+    const next = await finish(segment.offset, segment.values);
     yield new Uint8Array(next.buffer, next.byteOffset, next.byteLength);
   }
+}
+
+function describeStrategy(strategy: AggregationStrategy): string {
+  const params = Object.entries(strategy.parameters ?? {});
+  return params.length ? `${strategy.name} (${params.map(([k, v]) => `${k}=${v}`).join(', ')})` : strategy.name;
 }

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { CHANNEL_OPTIONS, medleyPackage } from '../../shared/wire/index.js';
-import { FedAvg } from '../aggregation/index.js';
+import { createStrategy } from '../aggregation/index.js';
 import { UpdateReceiver, clearSpool } from '../ingest/index.js';
 import { warmDecryptWorker } from '../ingest/decrypt-pipeline.js';
 import { RoundEvents, RunController, SiteSessions, type ModelEvaluator } from '../rounds/index.js';
@@ -17,7 +17,14 @@ export interface CoordinatorOptions {
   /** Largest L2 norm of an update the coordinator accepts (null: no bound). */
   maxUpdateNorm?: number | null;
   dropGraceMs?: number;
+  /**
+   * Bytes of individual updates a robust strategy (median, Krum, ...) keeps in memory; beyond it
+   * they spill to STATE/strategy-spill. Default 512 MiB.
+   */
+  strategyMemoryBytes?: number;
 }
+
+export const DEFAULT_STRATEGY_MEMORY_BYTES = 512 * 1024 * 1024;
 
 /** A running coordinator: state on disk, the round controller, and the gRPC server. */
 export class Coordinator {
@@ -54,7 +61,12 @@ export class Coordinator {
       store,
       journal,
       sessions,
-      strategy: new FedAvg(),
+      strategyFor: (name, params) =>
+        createStrategy(name, params, {
+          spillDir: join(options.stateDir, 'strategy-spill'),
+          memoryBudgetBytes: options.strategyMemoryBytes ?? DEFAULT_STRATEGY_MEMORY_BYTES,
+          log,
+        }),
       events,
       evaluator: options.evaluator,
       log,

@@ -116,6 +116,8 @@ export interface Task {
   privacy?: PrivacySpec | null;
   parameters?: number;
   strategy?: string;
+  /** FedProx's proximal coefficient; 0 or absent = plain local training. */
+  proximalMu?: number;
 }
 
 export interface SecureAggregationSpec {
@@ -257,6 +259,8 @@ export interface RoundRecord {
   secureAggregation?: boolean;
   refused?: string[];
   dropped?: string[];
+  /** The aggregation strategy that made this round's model. */
+  strategy?: string;
 }
 
 export interface StatusReply {
@@ -287,6 +291,8 @@ export interface StartRoundsRequest {
   dpNoiseMultiplier?: number;
   dpClipNorm?: number;
   strategy?: string;
+  /** The strategy's numeric parameters by name (mu, eta, beta1, beta2, tau, momentum, f, m, trim). */
+  strategyParams?: Record<string, number>;
 }
 
 export interface StartRoundsReply {
