@@ -30,6 +30,11 @@ export interface RoundAggregate {
    * strategies that keep the cohort's updates (median, Krum) may read spilled updates from disk.
    */
   finishSegment(offset: number, base: Float32Array): Float32Array | Promise<Float32Array>;
+  /**
+   * Why this aggregate cannot produce a model from what it holds (Krum with too few updates for
+   * its f), or null. Asked after the last accept; a reason fails the round and keeps the model.
+   */
+  problem?(): string | null;
   /** Releases what the round held (spill files, buffers); called once the round ends, success or not. */
   dispose?(): Promise<void>;
 }

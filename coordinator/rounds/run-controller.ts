@@ -363,6 +363,10 @@ export class RunController implements UploadGate {
         failure = err;
       }
     }
+    if (!failure && aggregate.updates >= settings.minSites) {
+      const problem = aggregate.problem?.() ?? null;
+      if (problem) failure = new Error(`strategy ${settings.strategy.name}: ${problem}`);
+    }
     record.closedUnixMs = this.now();
     if (failure || aggregate.updates < settings.minSites) {
       record.state = 'failed';
