@@ -38,7 +38,7 @@ const BENCHMARKS: Entry[] = [
   { name: 'prune', run: later('fraction of conv parameters removed', 'fraction', 'issue 4') },
   { name: 'truncate', run: later('best truncated AUROC', 'AUROC', 'issue 4') },
   { name: 'soak', run: later('coordinator RSS (MiB) after 200 rounds', 'MiB', 'later issue') },
-  { name: 'scale', run: later('coordinator RSS (MiB) at the largest site count', 'MiB', 'later issue') },
+  { name: 'scale', run: async (o) => (await import('./scale.js')).benchScale(o) },
 ];
 
 interface Args {
