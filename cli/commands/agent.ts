@@ -7,7 +7,7 @@ import { parsePublicKey, readIdentityFile } from '../../shared/crypto/index.js';
 import { registerAgentAudit } from './agent-audit.js';
 import type { Trainer } from '../../node-agent/index.js';
 import { finiteNumber, hostPort, nonNegativeInt, positiveInt } from './parse.js';
-import { dataSpecFrom } from './data-options.js';
+import { dataSpecFrom, partitionFlag } from './data-options.js';
 
 interface AgentRunOptions {
   coordinator: string;
@@ -40,7 +40,7 @@ export function registerAgent(program: Command): void {
     .option('--state <dir>', "the agent's own folder: privacy ledger and audit log", 'medley-agent')
     .option('--data <synthetic|file.npz>', 'local training data', 'synthetic')
     .option('--shard <i/n>', "this site's share when one file is split across n sites (1-based)", '1/1')
-    .option('--partition <iid|label-skew>', 'how a shared file is split across sites', 'iid')
+    .option('--partition <scheme>', 'how a shared file is split across sites: iid, dirichlet:ALPHA (label skew; label-skew = dirichlet:0.5) or by-label', partitionFlag, 'iid')
     .option('--seed <s>', 'data seed', nonNegativeInt, 0)
     .option('--count <n>', 'synthetic training images at this site', positiveInt)
     .option('--trainer <tfjs|fixed-step>', 'tfjs trains for real; fixed-step (benchmarks/tests only) adds --step to every weight', 'tfjs')

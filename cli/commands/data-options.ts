@@ -26,6 +26,11 @@ export function dataSpecFrom(flags: DataFlags): DataSpec {
   };
 }
 
+/** Commander parser for `--partition`: refuses a bad scheme before anything starts. */
+export function partitionFlag(value: string): string {
+  return asFlag('--partition', () => parsePartition(value));
+}
+
 /** Reports a parser's error as commander does for a bad flag value. */
 function asFlag<T>(flag: string, parse: () => T): T {
   try {

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { runDemo, type DemoOptions } from '../demo/run-demo.js';
 import { formatMetric } from '../progress/format.js';
+import { partitionFlag } from './data-options.js';
 import { nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber } from './parse.js';
 
 interface DemoFlags extends Omit<DemoOptions, 'out' | 'log'> {
@@ -21,7 +22,7 @@ export function registerDemo(program: Command): void {
     .option('--batch-size <n>', 'local batch size', positiveInt, 32)
     .option('--lr <rate>', 'local learning rate (Adam)', positiveNumber, 0.003)
     .option('--model <arch|dir>', 'zoo architecture or a TF.js model folder', 'cnn-small')
-    .option('--partition <iid|label-skew>', 'how a .npz training set is split across sites', 'iid')
+    .option('--partition <scheme>', "how the sites' data is split: iid, dirichlet:ALPHA (label skew; label-skew = dirichlet:0.5) or by-label", partitionFlag, 'iid')
     .option('--count <n>', 'synthetic training images per site', positiveInt)
     .option('--secure-aggregation', 'mask updates so the coordinator learns only their sum')
     .option('--dp-noise <sigma>', 'differential privacy at the sites: Gaussian noise multiplier', nonNegativeNumber)

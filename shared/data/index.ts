@@ -4,16 +4,27 @@ export { makeSyntheticSet, siteShift, type SyntheticOptions, type SiteShift } fr
 export { parseNpy, encodeNpy, npyNumber, type NpyArray, type NpyData, type NpyDtype } from './npy.js';
 export { readNpz, parseNpz, getArray } from './npz.js';
 export { loadMedmnist, loadMedmnistSplits, medmnistFromArrays, type MedmnistSplits, type MedmnistSplit } from './medmnist.js';
-export { partitionIndices, subset, concatSets, type PartitionOptions, type PartitionScheme } from './partition.js';
+export {
+  partitionIndices,
+  partitionPlan,
+  parsePartition,
+  subset,
+  concatSets,
+  LABEL_SKEW_ALPHA,
+  type PartitionOptions,
+  type PartitionPlan,
+  type PartitionScheme,
+} from './partition.js';
 export {
   loadSiteData,
+  openSiteShards,
   loadHeldOut,
   parseShard,
   formatShard,
-  parsePartition,
   DEFAULT_SYNTHETIC_COUNT,
   DEFAULT_HELD_OUT_COUNT,
   DEFAULT_HELD_OUT_SITES,
   type DataSpec,
   type HeldOutSpec,
+  type SiteShards,
 } from './site-data.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { concatSets, partitionIndices, subset } from './partition.js';
+import { concatSets, parsePartition, partitionIndices, partitionPlan, subset } from './partition.js';
 import { Random } from './random.js';
 import type { ImageSet } from './types.js';
 
@@ -63,6 +63,85 @@ describe('partitionIndices', () => {
     expect(() => partitionIndices(Int32Array.from([0, 1]), 2, { sites: 3, scheme: 'iid', seed: 1 })).toThrow(/cannot split 2 examples across 3 sites/);
     expect(() => partitionIndices(labels, 3, { sites: 0, scheme: 'iid', seed: 1 })).toThrow(/sites must be/);
     expect(() => partitionIndices(labels, 3, { sites: 2, scheme: 'bogus' as 'iid', seed: 1 })).toThrow(/unknown scheme 'bogus'/);
+  });
+});
+
+describe('parsePartition', () => {
+  it('accepts every documented form and returns it canonically', () => {
+    expect(parsePartition('iid')).toBe('iid');
+    expect(parsePartition('by-label')).toBe('by-label');
+    expect(parsePartition('label-skew')).toBe('label-skew');
+    expect(parsePartition('dirichlet:0.5')).toBe('dirichlet:0.5');
+    expect(parsePartition(' dirichlet:.30 ')).toBe('dirichlet:0.3');
+    expect(parsePartition('dirichlet:1e2')).toBe('dirichlet:100');
+  });
+
+  it('names the bad value and the accepted forms', () => {
+    expect(() => parsePartition('dirichlet')).toThrow(/partition 'dirichlet' is not known; use 'iid', 'dirichlet:ALPHA'.*'by-label'/);
+    expect(() => parsePartition('dirichlet:')).toThrow(/'dirichlet:'.*number above 0/);
+    expect(() => parsePartition('dirichlet:0')).toThrow(/'dirichlet:0'.*number above 0/);
+    expect(() => parsePartition('dirichlet:-1')).toThrow(/number above 0/);
+    expect(() => parsePartition('dirichlet:abc')).toThrow(/number above 0/);
+    expect(() => parsePartition('dirichlet:Infinity')).toThrow(/number above 0/);
+    expect(() => parsePartition('bylabel')).toThrow(/'bylabel' is not known/);
+  });
+
+  it('label-skew is dirichlet:0.5', () => {
+    expect(partitionPlan('label-skew')).toEqual({ kind: 'dirichlet', alpha: 0.5 });
+    expect(partitionPlan('dirichlet:2')).toEqual({ kind: 'dirichlet', alpha: 2 });
+    expect(partitionPlan('by-label')).toEqual({ kind: 'by-label' });
+  });
+});
+
+describe('partitionIndices: dirichlet:ALPHA and by-label', () => {
+  const labels = randomLabels(3000, 3, 2);
+
+  /** Mean over sites of the largest class share: 1/3 for a perfect mix, 1 for one class per site. */
+  function dominance(parts: Int32Array[]): number {
+    const shares = parts.map((p) => Math.max(...[0, 1, 2].map((c) => p.reduce((a, i) => a + (labels[i] === c ? 1 : 0), 0) / p.length)));
+    return shares.reduce((a, b) => a + b, 0) / shares.length;
+  }
+
+  it('dirichlet:0.5 splits exactly as label-skew does', () => {
+    const opts = { sites: 7, seed: 3 };
+    expect(partitionIndices(labels, 3, { ...opts, scheme: 'dirichlet:0.5' })).toEqual(partitionIndices(labels, 3, { ...opts, scheme: 'label-skew' }));
+  });
+
+  it('dirichlet: disjoint, complete, and more skewed the smaller alpha is', () => {
+    const skew = (alpha: number) => {
+      const parts = partitionIndices(labels, 3, { sites: 10, seed: 8, scheme: `dirichlet:${alpha}` });
+      checkCover(parts, labels.length);
+      return dominance(parts);
+    };
+    const [tiny, half, large] = [skew(0.05), skew(0.5), skew(1000)];
+    expect(tiny).toBeGreaterThan(half);
+    expect(half).toBeGreaterThan(large);
+    expect(tiny).toBeGreaterThan(0.8);
+    expect(large).toBeLessThan(0.45);
+  });
+
+  it('by-label: site i holds only class i mod classes, each class split evenly among its sites', () => {
+    const parts = partitionIndices(labels, 3, { sites: 7, seed: 4, scheme: 'by-label' });
+    checkCover(parts, labels.length);
+    parts.forEach((p, site) => {
+      expect(p.length).toBeGreaterThan(0);
+      for (const i of p) expect(labels[i]).toBe(site % 3);
+    });
+    const total = (c: number) => labels.filter((y) => y === c).length;
+    // Class 0 is held by sites 0, 3 and 6: three near-equal thirds of its examples.
+    for (const site of [0, 3, 6]) expect(Math.abs(parts[site]!.length - total(0) / 3)).toBeLessThanOrEqual(1);
+    for (const site of [1, 4]) expect(Math.abs(parts[site]!.length - total(1) / 2)).toBeLessThanOrEqual(1);
+  });
+
+  it('by-label refuses what it cannot do, naming the numbers and the way out', () => {
+    expect(() => partitionIndices(labels, 3, { sites: 2, seed: 1, scheme: 'by-label' })).toThrow(/2 site\(s\) cannot hold 3 classes.*at least 3 sites, or dirichlet:ALPHA/);
+    const fewOnes = Int32Array.from([0, 0, 0, 0, 0, 0, 1, 0]);
+    expect(() => partitionIndices(fewOnes, 2, { sites: 4, seed: 1, scheme: 'by-label' })).toThrow(/class 1 has 1 example\(s\) but 2 sites hold it/);
+  });
+
+  it('refuses a bad alpha from a direct caller', () => {
+    expect(() => partitionIndices(labels, 3, { sites: 2, seed: 1, scheme: 'dirichlet:0' as 'dirichlet:0.5' })).toThrow(/alpha must be > 0/);
+    expect(() => partitionIndices(labels, 3, { sites: 2, seed: 1, scheme: 'label-skew', alpha: -1 })).toThrow(/alpha must be > 0/);
   });
 });
 

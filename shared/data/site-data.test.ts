@@ -5,7 +5,7 @@ import { zipSync } from 'fflate';
 import { afterAll, describe, expect, it } from 'vitest';
 import { encodeNpy } from './npy.js';
 import { Random } from './random.js';
-import { formatShard, loadHeldOut, loadSiteData, parsePartition, parseShard } from './site-data.js';
+import { formatShard, loadHeldOut, loadSiteData, openSiteShards, parsePartition, parseShard } from './site-data.js';
 import type { ImageSet } from './types.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'medley-sitedata-'));
@@ -50,7 +50,7 @@ describe('parseShard', () => {
     expect(() => parseShard('4/3')).toThrow(/between 1 and 3/);
     expect(() => parseShard('2')).toThrow(/form i\/n/);
     expect(() => parseShard('1/0')).toThrow(/at least 1/);
-    expect(() => parsePartition('dirichlet')).toThrow(/'iid' or 'label-skew'/);
+    expect(() => parsePartition('dirichlet')).toThrow(/'iid', 'dirichlet:ALPHA'/);
     expect(parsePartition('label-skew')).toBe('label-skew');
   });
 });
@@ -79,6 +79,30 @@ describe('loadSiteData (synthetic)', () => {
       return s.train.labels.reduce((a, b) => a + b, 0) / s.train.count;
     });
     expect(Math.max(...prevalence) - Math.min(...prevalence)).toBeGreaterThan(0.05);
+  });
+
+  it('by-label gives site i only class i mod 2; dirichlet:ALPHA skews the mix more for small ALPHA', () => {
+    const prevalence = (partition: 'by-label' | `dirichlet:${number}`) =>
+      [0, 1, 2, 3, 4, 5].map((index) => {
+        const s = loadSiteData({ ...spec, partition, shard: { index, count: 6 } });
+        return s.train.labels.reduce((a, b) => a + b, 0) / s.train.count;
+      });
+    expect(prevalence('by-label')).toEqual([0, 1, 0, 1, 0, 1]);
+    const spread = (p: number[]) => p.reduce((a, x) => a + Math.abs(x - 0.5), 0) / p.length;
+    expect(spread(prevalence('dirichlet:0.1'))).toBeGreaterThan(spread(prevalence('dirichlet:100')) + 0.15);
+    expect(() => loadSiteData({ ...spec, partition: 'by-label', shard: { index: 0, count: 1 } })).toThrow(/1 site\(s\) cannot hold 2 classes/);
+  });
+
+  it('openSiteShards gives each site what loadSiteData gives it, and counts without building images', () => {
+    const shards = openSiteShards({ ...spec, partition: 'dirichlet:0.5' }, 3);
+    for (const index of [0, 2]) {
+      const direct = loadSiteData({ ...spec, partition: 'dirichlet:0.5', shard: { index, count: 3 } });
+      const shard = shards.load(index);
+      expect(sameImages(shard.train, direct.train)).toBe(true);
+      expect([...shard.val.labels]).toEqual([...direct.val.labels]);
+      expect(shards.counts(index)).toEqual({ train: direct.train.count, val: direct.val.count });
+    }
+    expect(() => shards.load(3)).toThrow(/0 <= index < count/);
   });
 
   it('builds a balanced held-out mixture distinct from any site', () => {
@@ -118,6 +142,19 @@ describe('loadSiteData (.npz)', () => {
       expect(sites[0].source).toMatch(/toymnist.*shard 1\/3/);
     });
   }
+
+  it('openSiteShards partitions once and matches loadSiteData shard by shard (by-label, dirichlet)', () => {
+    for (const partition of ['by-label', 'dirichlet:0.3'] as const) {
+      const shards = openSiteShards({ source: path, partition, seed: 9 }, 4);
+      for (let index = 0; index < 4; index++) {
+        const direct = loadSiteData({ source: path, shard: { index, count: 4 }, partition, seed: 9 });
+        expect(ids(shards.load(index).train)).toEqual(ids(direct.train));
+        expect(shards.counts(index)).toEqual({ train: direct.train.count, val: direct.val.count });
+        if (partition === 'by-label') expect(new Set(direct.train.labels)).toEqual(new Set([index % 2]));
+      }
+    }
+    expect(() => openSiteShards({ source: path, partition: 'iid', seed: 9 }, 61)).toThrow(/validation split has 60 images, fewer than the 61 sites/);
+  });
 
   it('returns the test split as held-out data', () => {
     const held = loadHeldOut({ source: path, seed: 9 });

@@ -5,8 +5,8 @@
 import { statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { loadMedmnistSplits, type MedmnistSplit } from './medmnist.js';
-import { concatSets, partitionIndices, subset, type PartitionScheme } from './partition.js';
-import { hashSeed } from './random.js';
+import { concatSets, partitionIndices, partitionPlan, subset, type PartitionScheme } from './partition.js';
+import { hashSeed, Random } from './random.js';
 import { makeSyntheticSet } from './synthetic.js';
 import type { ImageSet, SiteData } from './types.js';
 
@@ -35,11 +35,34 @@ export const DEFAULT_HELD_OUT_COUNT = 500;
 export const DEFAULT_HELD_OUT_SITES = 4;
 
 /** Separate seed streams: training, validation and held-out data never share images. */
-const STREAM = { train: 1, val: 2, heldOut: 3, valPartition: 4 } as const;
+const STREAM = { train: 1, val: 2, heldOut: 3, valPartition: 4, classMix: 5 } as const;
 
 export function loadSiteData(spec: DataSpec): SiteData {
   checkShard(spec.shard);
-  return spec.source === 'synthetic' ? syntheticSite(spec) : npzSite(spec);
+  return openSiteShards(spec, spec.shard.count).load(spec.shard.index);
+}
+
+/**
+ * Every site's share of one source, for a process that hosts many sites (a simulation): the file
+ * is read and partitioned once, and a site's images exist only while someone holds what `load`
+ * returned, so memory follows the sites in training, not the number of sites.
+ */
+export interface SiteShards {
+  readonly sites: number;
+  /** Training and validation example counts of site `index` (0-based), without building its images. */
+  counts(index: number): { train: number; val: number };
+  /** Site `index`'s data: generated (synthetic) or copied out of the shared file (.npz) on each call. */
+  load(index: number): SiteData;
+}
+
+export function openSiteShards(spec: Omit<DataSpec, 'shard'>, sites: number): SiteShards {
+  if (!Number.isInteger(sites) || sites < 1) throw new Error(`the number of sites must be an integer >= 1, got ${sites}`);
+  const shards = spec.source === 'synthetic' ? syntheticShards(spec, sites) : npzShards(spec, sites);
+  return {
+    sites,
+    counts: (index) => shards.counts(checkShard({ index, count: sites })),
+    load: (index) => shards.load(checkShard({ index, count: sites })),
+  };
 }
 
 export function loadHeldOut(spec: HeldOutSpec): ImageSet {
@@ -65,36 +88,65 @@ export function loadHeldOut(spec: HeldOutSpec): ImageSet {
   return test;
 }
 
-function syntheticSite(spec: DataSpec): SiteData {
-  const { index, count } = spec.shard;
+function syntheticShards(spec: Omit<DataSpec, 'shard'>, sites: number): Omit<SiteShards, 'sites'> {
   const trainCount = spec.syntheticCount ?? DEFAULT_SYNTHETIC_COUNT;
   if (!Number.isInteger(trainCount) || trainCount < 1) throw new Error(`syntheticCount must be an integer >= 1, got ${trainCount}`);
-  // Sites always differ in acquisition (that is what a hospital is); 'label-skew' additionally
-  // gives each site its own case mix, 'iid' keeps classes balanced everywhere.
-  const prevalence = spec.partition === 'iid' ? 0.5 : undefined;
-  const common = { site: index, size: spec.size, prevalence };
-  const train = makeSyntheticSet({ ...common, count: trainCount, seed: hashSeed(spec.seed, STREAM.train) });
-  const val = makeSyntheticSet({ ...common, count: Math.max(50, Math.round(trainCount / 4)), seed: hashSeed(spec.seed, STREAM.val) });
+  const valCount = Math.max(50, Math.round(trainCount / 4));
+  const plan = partitionPlan(spec.partition);
+  if (plan.kind === 'by-label' && sites < SYNTHETIC_CLASSES) {
+    throw new Error(`partition by-label: ${sites} site(s) cannot hold ${SYNTHETIC_CLASSES} classes (site i holds only class i mod ${SYNTHETIC_CLASSES}); use at least ${SYNTHETIC_CLASSES} sites, or dirichlet:ALPHA for label skew with fewer sites`);
+  }
   return {
-    train,
-    val,
-    source: `synthetic site ${index + 1}/${count} (${spec.partition}, seed ${spec.seed}): ${train.count} train / ${val.count} val`,
+    counts: () => ({ train: trainCount, val: valCount }),
+    load: (index) => {
+      // Sites always differ in acquisition (that is what a hospital is); the partition sets the case mix.
+      const common = { site: index, size: spec.size, prevalence: syntheticPrevalence(spec.partition, spec.seed, index) };
+      const train = makeSyntheticSet({ ...common, count: trainCount, seed: hashSeed(spec.seed, STREAM.train) });
+      const val = makeSyntheticSet({ ...common, count: valCount, seed: hashSeed(spec.seed, STREAM.val) });
+      return {
+        train,
+        val,
+        source: `synthetic site ${index + 1}/${sites} (${spec.partition}, seed ${spec.seed}): ${train.count} train / ${val.count} val`,
+      };
+    },
   };
 }
 
-function npzSite(spec: DataSpec): SiteData {
-  const { index, count } = spec.shard;
+const SYNTHETIC_CLASSES = 2;
+
+/**
+ * Generated sites draw no examples from a shared pool, so label skew is the site's class mix
+ * itself: Dirichlet(alpha) over the two classes (a Beta(alpha, alpha) share of class 1), or one
+ * class only for by-label.
+ */
+function syntheticPrevalence(scheme: PartitionScheme, seed: number, index: number): number {
+  const plan = partitionPlan(scheme);
+  if (plan.kind === 'iid') return 0.5;
+  if (plan.kind === 'by-label') return index % SYNTHETIC_CLASSES;
+  const rng = new Random(hashSeed(seed, STREAM.classMix, index));
+  return rng.dirichlet(SYNTHETIC_CLASSES, plan.alpha)[1]!;
+}
+
+function npzShards(spec: Omit<DataSpec, 'shard'>, sites: number): Omit<SiteShards, 'sites'> {
   const { train, val, name } = loadNpz(spec.source, ['train', 'val']);
   checkSize(train, spec.size, spec.source);
-  const trainParts = partitionIndices(train.labels, train.classes, { sites: count, scheme: spec.partition, seed: spec.seed });
+  const trainParts = partitionIndices(train.labels, train.classes, { sites, scheme: spec.partition, seed: spec.seed });
   // Local validation is an IID slice of the file's val split, so sites are judged on comparable data.
-  const valParts = partitionIndices(val.labels, val.classes, { sites: count, scheme: 'iid', seed: hashSeed(spec.seed, STREAM.valPartition) });
-  const siteTrain = subset(train, trainParts[index]);
-  const siteVal = subset(val, valParts[index]);
+  if (val.count < sites) {
+    throw new Error(`${spec.source}: its validation split has ${val.count} images, fewer than the ${sites} sites that each need some; use at most ${val.count} sites with this file, or synthetic data`);
+  }
+  const valParts = partitionIndices(val.labels, val.classes, { sites, scheme: 'iid', seed: hashSeed(spec.seed, STREAM.valPartition) });
   return {
-    train: siteTrain,
-    val: siteVal,
-    source: `${name} (${basename(spec.source)}) shard ${index + 1}/${count} (${spec.partition}, seed ${spec.seed}): ${siteTrain.count} train / ${siteVal.count} val`,
+    counts: (index) => ({ train: trainParts[index]!.length, val: valParts[index]!.length }),
+    load: (index) => {
+      const siteTrain = subset(train, trainParts[index]!);
+      const siteVal = subset(val, valParts[index]!);
+      return {
+        train: siteTrain,
+        val: siteVal,
+        source: `${name} (${basename(spec.source)}) shard ${index + 1}/${sites} (${spec.partition}, seed ${spec.seed}): ${siteTrain.count} train / ${siteVal.count} val`,
+      };
+    },
   };
 }
 
@@ -131,11 +183,12 @@ function checkSize(set: ImageSet, size: number | undefined, path: string): void 
   }
 }
 
-function checkShard(shard: { index: number; count: number }): void {
+function checkShard(shard: { index: number; count: number }): number {
   const { index, count } = shard;
   if (!Number.isInteger(count) || count < 1 || !Number.isInteger(index) || index < 0 || index >= count) {
     throw new Error(`invalid shard index ${index} of ${count}: need 0 <= index < count`);
   }
+  return index;
 }
 
 /**
@@ -157,7 +210,4 @@ export function formatShard(shard: { index: number; count: number }): string {
   return `${shard.index + 1}/${shard.count}`;
 }
 
-export function parsePartition(text: string): PartitionScheme {
-  if (text === 'iid' || text === 'label-skew') return text;
-  throw new Error(`partition '${text}' is not known; use 'iid' or 'label-skew'`);
-}
+export { parsePartition } from './partition.js';
