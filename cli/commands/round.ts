@@ -3,6 +3,7 @@ import type { RoundRecord, StartRoundsRequest } from '../../shared/wire/index.js
 import { AdminClient } from '../admin-client.js';
 import { adminKeyFrom, adminKeyOptions, type AdminKeyOptions } from './admin-key.js';
 import { RoundProgress } from '../progress/round-progress.js';
+import { strategyOptions } from './strategy-options.js';
 import { hostPort, nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber } from './parse.js';
 
 export interface RoundRunResult {
@@ -37,6 +38,7 @@ interface RoundStartOptions extends AdminKeyOptions {
   dpNoise: number;
   dpClip: number;
   strategy: string;
+  strategyParam: Record<string, number>;
   rounds: number;
   minSites: number;
   maxSites: number;
@@ -64,14 +66,13 @@ export function registerRound(program: Command): void {
     .option('--deadline <seconds>', 'round deadline; later updates are refused', positiveInt, 600)
     .option('--wait <seconds>', 'how long to wait for --min-sites sites to connect', positiveInt, 120)
     .option('--seed <s>', 'seed for site selection and local shuffling', nonNegativeInt, 0)
-    .option('--strategy <name>', 'aggregation strategy', 'fedavg')
     .option('--secure-aggregation', 'mask updates so the coordinator learns only their sum (SecAgg with dropout recovery)')
     .option('--secagg-threshold <k>', 'least surviving sites for a secure round (0 = two thirds of the selected)', nonNegativeInt, 0)
     .option('--secagg-clip <c>', 'secure aggregation clips every update value to [-c, c] before quantizing', positiveNumber, 1)
     .option('--dp-noise <sigma>', 'differential privacy at the sites: Gaussian noise multiplier (0 = clip only)', nonNegativeNumber, 0)
     .option('--dp-clip <norm>', "differential privacy at the sites: clip each update's L2 norm to this (enables DP)", positiveNumber)
     .option('--json', 'print the result as JSON on stdout (progress stays on stderr)');
-  adminKeyOptions(start).action(async (opts: RoundStartOptions) => {
+  adminKeyOptions(strategyOptions(start)).action(async (opts: RoundStartOptions) => {
       const admin = new AdminClient(opts.coordinator, adminKeyFrom(opts));
       try {
         const result = await startAndFollow(
@@ -87,6 +88,7 @@ export function registerRound(program: Command): void {
             waitSeconds: opts.wait,
             seed: opts.seed,
             strategy: opts.strategy,
+            strategyParams: opts.strategyParam,
             secureAggregation: Boolean(opts.secureAggregation),
             secaggThreshold: opts.secaggThreshold,
             secaggClip: opts.secaggClip,

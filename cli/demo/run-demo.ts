@@ -27,6 +27,9 @@ export interface DemoOptions {
   secureAggregation?: boolean;
   dpNoise?: number;
   dpClip?: number;
+  /** Aggregation strategy and its parameters (default fedavg). */
+  strategy?: string;
+  strategyParams?: Record<string, number>;
   log: (message: string) => void;
 }
 
@@ -124,6 +127,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
           secureAggregation: Boolean(options.secureAggregation),
           dpNoiseMultiplier: options.dpNoise ?? 0,
           dpClipNorm: options.dpClip ?? 0,
+          strategy: options.strategy ?? 'fedavg',
+          strategyParams: options.strategyParams ?? {},
         },
         true,
       );

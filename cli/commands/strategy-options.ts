@@ -1,0 +1,44 @@
+import { InvalidArgumentError, type Command } from 'commander';
+import { findStrategy, resolveStrategyParams, strategyNames } from '../../coordinator/aggregation/index.js';
+
+/**
+ * Commander accumulator for the repeatable `--strategy-param NAME=VALUE` (a comma list also works:
+ * `--strategy-param eta=0.01,tau=0.001`). Only the form is checked here; whether the strategy takes
+ * that parameter, and in what range, is the registry's call.
+ */
+export function strategyParam(value: string, previous: Record<string, number> = {}): Record<string, number> {
+  const params = { ...previous };
+  for (const entry of value.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const eq = entry.indexOf('=');
+    const name = entry.slice(0, eq).trim();
+    const text = entry.slice(eq + 1).trim();
+    const number = text === '' ? Number.NaN : Number(text);
+    if (eq <= 0 || !/^[A-Za-z][A-Za-z0-9_]*$/.test(name)) {
+      throw new InvalidArgumentError(`"${entry}" is not NAME=VALUE (for example mu=0.01 for fedprox)`);
+    }
+    if (!Number.isFinite(number)) throw new InvalidArgumentError(`"${entry}": ${name} must be a number, got "${text}"`);
+    if (name in params) throw new InvalidArgumentError(`"${entry}": ${name} was already given (${params[name]})`);
+    params[name] = number;
+  }
+  return params;
+}
+
+/** Adds `--strategy NAME` and `--strategy-param NAME=VALUE` to a command. */
+export function strategyOptions(command: Command): Command {
+  return command
+    .option('--strategy <name>', `aggregation strategy: ${strategyNames().join(', ')}`, 'fedavg')
+    .option('--strategy-param <name=value>', "one of the strategy's parameters (repeat for more), e.g. mu=0.01 for fedprox", strategyParam, {});
+}
+
+/**
+ * Checks a strategy choice against this build's registry, for commands that start their own
+ * coordinator (demo, simulate) and so can refuse a typo before spending minutes on start-up.
+ * Returns the parameters with defaults filled in, as the run will use them.
+ */
+export function checkStrategy(name: string, params: Readonly<Record<string, number>>): Record<string, number> {
+  try {
+    return resolveStrategyParams(findStrategy(name), params);
+  } catch (err) {
+    throw new InvalidArgumentError(`--strategy ${name}: ${(err as Error).message}`);
+  }
+}
