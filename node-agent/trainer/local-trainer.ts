@@ -9,6 +9,7 @@ import { flattenTensors } from '../../shared/model/flat-weights.js';
 import { setFlatWeights } from './flat-weights.js';
 import { getGradientPool, shutdownTrainingWorkers, type GradientPool } from './gradient-pool.js';
 import { parallelGradients } from './parallel-step.js';
+import { checkProximalMu, FlatProximalTerm, TensorProximalTerm } from './proximal-term.js';
 
 export { checkCompatible, predictProbabilities, yieldToEventLoop };
 
@@ -34,6 +35,11 @@ export interface TrainOptions {
    * elsewhere (native TensorFlow already uses every core).
    */
   threads?: number;
+  /**
+   * FedProx's mu: adds mu/2 * ||w - w_start||^2 to the loss, w_start being the trainable weights
+   * as this call found them (the round's global model). 0 or absent: plain training.
+   */
+  proximalMu?: number;
 }
 
 export interface TrainResult {
@@ -106,19 +112,23 @@ interface Stepper {
 }
 
 /** Generic path: tfjs autodiff through the layers in training mode, tfjs optimiser. */
-function autodiffStepper(model: tf.LayersModel, data: ImageSet, kind: 'adam' | 'sgd', learningRate: number): Stepper {
+function autodiffStepper(model: tf.LayersModel, data: ImageSet, kind: 'adam' | 'sgd', learningRate: number, mu: number): Stepper {
   const optimizer = kind === 'sgd' ? tf.train.sgd(learningRate) : tf.train.adam(learningRate);
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const proximal = mu > 0 ? new TensorProximalTerm(mu, vars) : null;
   return {
     async run(idx) {
       const { x, y } = makeBatch(data, idx);
       try {
-        const loss = tf.tidy(() =>
-          optimizer.minimize(() => {
+        const loss = tf.tidy(() => {
+          const { value, grads } = optimizer.computeGradients(() => {
             const p = model.apply(x, { training: true }) as tf.Tensor;
             return tf.mean(tf.metrics.categoricalCrossentropy(y, p)) as tf.Scalar;
-          }, true, vars)!,
-        );
+          }, vars);
+          const applied = proximal ? proximal.addTo(grads) : grads;
+          optimizer.applyGradients(Object.entries(applied).map(([name, tensor]) => ({ name, tensor })));
+          return value;
+        });
         const value = (await loss.data())[0];
         loss.dispose();
         return value;
@@ -126,7 +136,10 @@ function autodiffStepper(model: tf.LayersModel, data: ImageSet, kind: 'adam' | '
         tf.dispose([x, y]);
       }
     },
-    dispose: () => optimizer.dispose(),
+    dispose: () => {
+      optimizer.dispose();
+      proximal?.dispose();
+    },
   };
 }
 
@@ -136,10 +149,12 @@ function autodiffStepper(model: tf.LayersModel, data: ImageSet, kind: 'adam' | '
  * one vector and writes them back after each update.
  */
 function compiledStepper(
-  compiled: CompiledStep, model: tf.LayersModel, data: ImageSet, kind: 'adam' | 'sgd', learningRate: number, pool: GradientPool | null,
+  compiled: CompiledStep, model: tf.LayersModel, data: ImageSet, kind: 'adam' | 'sgd', learningRate: number, pool: GradientPool | null, mu: number,
 ): Stepper {
   const weights = flattenTensors(compiled.variables);
   const optimizer = new FlatOptimizer(kind, learningRate, weights.length);
+  // Skipped entirely at mu = 0 so plain training stays bit for bit what it was.
+  const proximal = mu > 0 ? new FlatProximalTerm(mu, weights) : null;
   return {
     async run(idx) {
       let loss: number;
@@ -159,6 +174,8 @@ function compiledStepper(
         loss = r.loss.dataSync()[0];
         tf.dispose([r.loss, ...Object.values(r.grads)]);
       }
+      // Both gradient paths meet here, so the data-parallel one gets the term too.
+      proximal?.addTo(weights, grads);
       optimizer.step(weights, grads);
       setFlatWeights(compiled.variables, weights);
       return loss;
@@ -173,6 +190,7 @@ export async function trainClassifier(model: tf.LayersModel, data: ImageSet, opt
     throw new Error(`invalid training options: epochs ${opts.epochs}, batchSize ${opts.batchSize}, learningRate ${opts.learningRate}`);
   }
   if (data.count === 0) throw new Error('cannot train on an empty image set');
+  const mu = checkProximalMu(opts.proximalMu);
   const started = performance.now();
   const random = seededRandom(opts.seed);
   const compiled = compileTrainingStep(model);
@@ -190,8 +208,8 @@ export async function trainClassifier(model: tf.LayersModel, data: ImageSet, opt
   }
   const kind = opts.optimizer ?? 'adam';
   const stepper = compiled
-    ? compiledStepper(compiled, model, data, kind, opts.learningRate, pool)
-    : autodiffStepper(model, data, kind, opts.learningRate);
+    ? compiledStepper(compiled, model, data, kind, opts.learningRate, pool, mu)
+    : autodiffStepper(model, data, kind, opts.learningRate, mu);
   const batches = Math.ceil(data.count / opts.batchSize);
   let examples = 0;
   let epochLoss = 0;

@@ -33,6 +33,7 @@ export class TfjsTrainer implements Trainer {
         batchSize: task.batchSize,
         learningRate: task.learningRate,
         seed: task.seed,
+        proximalMu: task.proximalMu,
         signal,
         onProgress: (p) => {
           if (p.batch === p.batches || p.batch % 10 === 0) onProgress({ phase: 'training', epoch: p.batch === p.batches ? p.epoch : p.epoch - 1, epochs: p.epochs, loss: p.loss });
