@@ -39,6 +39,7 @@ const BENCHMARKS: Entry[] = [
   { name: 'truncate', run: later('best truncated AUROC', 'AUROC', 'issue 4') },
   { name: 'soak', run: later('coordinator RSS (MiB) after 200 rounds', 'MiB', 'later issue') },
   { name: 'scale', run: async (o) => (await import('./scale.js')).benchScale(o) },
+  { name: 'strategies', run: async (o) => (await import('./strategies.js')).benchStrategies(o) },
 ];
 
 interface Args {
