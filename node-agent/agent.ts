@@ -25,6 +25,19 @@ export interface AgentOptions {
   signal?: AbortSignal;
   /** Gives up after this many failed connection attempts in a row (0 = never). */
   maxAttempts?: number;
+  /**
+   * Awaited once a task passes the site's policy, before the model download; what it returns is
+   * called after the upload (or when the task fails). A process hosting many simulated sites hands
+   * out a few slots this way, so only that many sites hold a model and train at once. It should
+   * reject when `signal` aborts (the round ended while the site waited).
+   */
+  taskSlot?: (task: Task, signal: AbortSignal) => Promise<() => void>;
+  /**
+   * Keep the downloaded global model after a task (default true), so a task naming the same
+   * version does not download it again. False lets it go at the end of every task: many sites in
+   * one process would otherwise each hold a copy.
+   */
+  keepModel?: boolean;
 }
 
 /** A refusal that retrying cannot fix (the site is not on the list, protocol mismatch). */
@@ -199,6 +212,7 @@ export class NodeAgent {
       return;
     }
     let secure: SecureRound | null = null;
+    let release: (() => void) | null = null;
     try {
       if (task.secureAggregation) {
         secure = await SecureRound.start(task, this.options.identity, this.options.site, (m) => this.sendMessage?.(m), (sent) => {
@@ -207,6 +221,7 @@ export class NodeAgent {
         this.secureRounds.set(task.round, secure);
         signal.addEventListener('abort', () => secure?.abort(new Error(String(signal.reason))), { once: true });
       }
+      if (this.options.taskSlot) release = await this.options.taskSlot(task, signal);
       const model = await this.fetchModel(task, signal);
       const outcome = await this.options.trainer.train(
         model,
@@ -226,6 +241,8 @@ export class NodeAgent {
       await this.upload(task, model, outcome, payload, secure ? 'masked' : 'delta', signal, (sealed) =>
         this.safeguards.audit({ federation: task.federation, round: task.round, kind, bytes: sealed.bytes, sha256: sealed.sha256, dp }),
       );
+      release?.();
+      release = null;
       if (secure) {
         this.progress(task, 'unmasking', { message: 'waiting for the unmask request' });
         await secure.reveal();
@@ -235,6 +252,9 @@ export class NodeAgent {
       const message = (err as grpc.ServiceError).details || (err as Error).message;
       this.log(`round ${task.round} task failed: ${message}`);
       this.progress(task, 'failed', { message });
+    } finally {
+      release?.();
+      if (this.options.keepModel === false) this.cached = null;
     }
   }
 
