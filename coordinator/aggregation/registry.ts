@@ -1,5 +1,7 @@
 import { ConfigError } from '../../shared/wire/index.js';
 import { FedAvg } from './fedavg.js';
+import { fedadagradDefinition, fedadamDefinition, fedavgmDefinition, fedyogiDefinition } from './fedopt.js';
+import { fedproxDefinition } from './fedprox.js';
 import type { AggregationStrategy, StrategyContext, StrategyDefinition } from './strategy.js';
 
 const fedavg: StrategyDefinition = {
@@ -10,7 +12,14 @@ const fedavg: StrategyDefinition = {
 };
 
 /** Every strategy `round start --strategy` and `demo --strategy` can name. */
-export const STRATEGIES: readonly StrategyDefinition[] = [fedavg];
+export const STRATEGIES: readonly StrategyDefinition[] = [
+  fedavg,
+  fedproxDefinition,
+  fedavgmDefinition,
+  fedadagradDefinition,
+  fedadamDefinition,
+  fedyogiDefinition,
+];
 
 export function strategyNames(): string[] {
   return STRATEGIES.map((s) => s.name);
@@ -40,7 +49,7 @@ export function resolveStrategyParams(definition: StrategyDefinition, given: Rea
   for (const [key, spec] of Object.entries(declared)) {
     const value = given[key] ?? spec.default;
     const range = `${spec.min ?? '-inf'}..${spec.max ?? 'inf'}`;
-    if (!Number.isFinite(value)) throw new ConfigError(`strategy ${definition.name}: ${key} = ${value} is not a finite number (${spec.describe})`);
+    if (!Number.isFinite(value)) throw new ConfigError(`strategy ${definition.name}: ${key} = ${value} is not a finite number; give a value in ${range} (${spec.describe})`);
     if (spec.integer && !Number.isInteger(value)) throw new ConfigError(`strategy ${definition.name}: ${key} = ${value} must be a whole number (${spec.describe})`);
     if ((spec.min !== undefined && value < spec.min) || (spec.max !== undefined && value > spec.max)) {
       throw new ConfigError(`strategy ${definition.name}: ${key} = ${value} is outside ${range} (${spec.describe})`);
