@@ -1,4 +1,3 @@
-import { ConfigError } from '../../shared/wire/index.js';
 import { ServerOptimizer, type ServerStep } from './server-optimizer.js';
 import type { StrategyDefinition, StrategyParameter } from './strategy.js';
 
@@ -86,28 +85,14 @@ export class AdaptiveStep implements ServerStep {
   }
 }
 
-/**
- * The registry's bounds are inclusive; a learning rate of 0 or a decay of 1 passes them but
- * leaves the model frozen or the state never forgetting, so those ends are refused here.
- */
-function refuseClosedEnds(strategy: string, params: Record<string, number>, ends: Record<string, { above?: number; below?: number; range: string }>): void {
-  for (const [key, end] of Object.entries(ends)) {
-    const value = params[key];
-    if ((end.above !== undefined && value <= end.above) || (end.below !== undefined && value >= end.below)) {
-      throw new ConfigError(`strategy ${strategy}: ${key} = ${value} is outside ${end.range}; give a value in ${end.range}`);
-    }
-  }
-}
-
-const eta = (fallback: number): StrategyParameter => ({ default: fallback, min: 0, describe: 'server learning rate eta, in (0, inf)' });
-const decay = (fallback: number, what: string): StrategyParameter => ({ default: fallback, min: 0, max: 1, describe: `${what}, in [0, 1)` });
+const eta = (fallback: number): StrategyParameter => ({ default: fallback, min: 0, exclusiveMin: true, describe: 'server learning rate eta' });
+const decay = (fallback: number, what: string): StrategyParameter => ({ default: fallback, min: 0, max: 1, exclusiveMax: true, describe: what });
 
 export const fedavgmDefinition: StrategyDefinition = {
   name: 'fedavgm',
   summary: 'FedAvg with server momentum on the mean update (Hsu et al. 2019); streaming',
   parameters: { eta: eta(1.0), momentum: decay(0.9, 'server momentum') },
   create(params, context) {
-    refuseClosedEnds('fedavgm', params, { eta: { above: 0, range: '(0, inf)' }, momentum: { below: 1, range: '[0, 1)' } });
     return new ServerOptimizer('fedavgm', params, new ServerMomentum(params.eta, params.momentum), context.log);
   },
 };
@@ -118,19 +103,13 @@ function adaptiveDefinition(rule: AdaptiveRule, summary: string): StrategyDefini
     eta: eta(0.01),
     beta1: decay(0.9, 'first-moment decay beta1'),
     ...(rule === 'adagrad' ? {} : { beta2: decay(0.99, 'second-moment decay beta2') }),
-    tau: { default: 1e-3, min: 0, describe: 'adaptivity tau added to sqrt(v), in (0, inf)' },
+    tau: { default: 1e-3, min: 0, exclusiveMin: true, describe: 'adaptivity tau added to sqrt(v)' },
   };
   return {
     name,
     summary,
     parameters,
     create(params, context) {
-      refuseClosedEnds(name, params, {
-        eta: { above: 0, range: '(0, inf)' },
-        beta1: { below: 1, range: '[0, 1)' },
-        ...(rule === 'adagrad' ? {} : { beta2: { below: 1, range: '[0, 1)' } }),
-        tau: { above: 0, range: '(0, inf)' },
-      });
       const step = new AdaptiveStep(rule, { eta: params.eta, beta1: params.beta1, beta2: params.beta2 ?? 0, tau: params.tau });
       return new ServerOptimizer(name, params, step, context.log);
     },

@@ -2,7 +2,7 @@ import { ConfigError } from '../../shared/wire/index.js';
 import { FedAvg } from './fedavg.js';
 import { fedadagradDefinition, fedadamDefinition, fedavgmDefinition, fedyogiDefinition } from './fedopt.js';
 import { fedproxDefinition } from './fedprox.js';
-import type { AggregationStrategy, StrategyContext, StrategyDefinition } from './strategy.js';
+import type { AggregationStrategy, StrategyContext, StrategyDefinition, StrategyParameter } from './strategy.js';
 
 const fedavg: StrategyDefinition = {
   name: 'fedavg',
@@ -48,15 +48,24 @@ export function resolveStrategyParams(definition: StrategyDefinition, given: Rea
   const params: Record<string, number> = {};
   for (const [key, spec] of Object.entries(declared)) {
     const value = given[key] ?? spec.default;
-    const range = `${spec.min ?? '-inf'}..${spec.max ?? 'inf'}`;
+    const range = rangeOf(spec);
     if (!Number.isFinite(value)) throw new ConfigError(`strategy ${definition.name}: ${key} = ${value} is not a finite number; give a value in ${range} (${spec.describe})`);
     if (spec.integer && !Number.isInteger(value)) throw new ConfigError(`strategy ${definition.name}: ${key} = ${value} must be a whole number (${spec.describe})`);
-    if ((spec.min !== undefined && value < spec.min) || (spec.max !== undefined && value > spec.max)) {
+    const low = spec.exclusiveMin ? value <= spec.min! : value < spec.min!;
+    const high = spec.exclusiveMax ? value >= spec.max! : value > spec.max!;
+    if ((spec.min !== undefined && low) || (spec.max !== undefined && high)) {
       throw new ConfigError(`strategy ${definition.name}: ${key} = ${value} is outside ${range} (${spec.describe})`);
     }
     params[key] = value;
   }
   return params;
+}
+
+/** "[0, 1)", "(0, inf)": the interval a parameter accepts, in the usual notation. */
+function rangeOf(spec: StrategyParameter): string {
+  const low = spec.min === undefined ? '(-inf' : `${spec.exclusiveMin ? '(' : '['}${spec.min}`;
+  const high = spec.max === undefined ? 'inf)' : `${spec.max}${spec.exclusiveMax ? ')' : ']'}`;
+  return `${low}, ${high}`;
 }
 
 /** Makes the strategy for one run, or a ConfigError that names what is wrong. */

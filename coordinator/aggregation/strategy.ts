@@ -87,9 +87,11 @@ export function secureAggregationConflict(strategy: Pick<AggregationStrategy, 'n
 export interface StrategyParameter {
   default: number;
   describe: string;
-  /** Inclusive bounds; a value outside them is refused with a message naming the parameter. */
+  /** Bounds (inclusive unless marked exclusive); a value outside them is refused with a message naming the parameter. */
   min?: number;
   max?: number;
+  exclusiveMin?: boolean;
+  exclusiveMax?: boolean;
   integer?: boolean;
 }
 
