@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { auroc } from '../metrics/classification.js';
+import { auroc } from '../metrics/index.js';
 import { makeSyntheticSet, siteShift } from './synthetic.js';
 import type { ImageSet } from './types.js';
 
@@ -75,14 +75,14 @@ describe('makeSyntheticSet', () => {
   it('is not solved by a global statistic', () => {
     // Mean brightness barely differs between classes: lesions are small relative to the image
     // and exposure varies per image.
-    const a = auroc(perImage(set, (img) => mean(img)), set.labels);
+    const a = auroc(set.labels, perImage(set, (img) => mean(img)));
     expect(Math.abs(a - 0.5)).toBeLessThan(0.25);
-    const b = auroc(perImage(set, (img) => std(img)), set.labels);
+    const b = auroc(set.labels, perImage(set, (img) => std(img)));
     expect(Math.abs(b - 0.5)).toBeLessThan(0.3);
   });
 
   it('is separable by a simple bright-spot detector (guards against the generator becoming noise)', () => {
-    const a = auroc(perImage(set, maxMinusMedian), set.labels);
+    const a = auroc(set.labels, perImage(set, maxMinusMedian));
     expect(a).toBeGreaterThan(0.7);
     expect(a).toBeLessThan(0.99);
   });
@@ -90,7 +90,7 @@ describe('makeSyntheticSet', () => {
   it('makes the task harder with difficulty', () => {
     const easy = makeSyntheticSet({ count: 300, seed: 5, difficulty: 0.7 });
     const hard = makeSyntheticSet({ count: 300, seed: 5, difficulty: 2 });
-    expect(auroc(perImage(easy, maxMinusMedian), easy.labels)).toBeGreaterThan(auroc(perImage(hard, maxMinusMedian), hard.labels));
+    expect(auroc(easy.labels, perImage(easy, maxMinusMedian))).toBeGreaterThan(auroc(hard.labels, perImage(hard, maxMinusMedian)));
   });
 
   it('validates options', () => {

@@ -1,12 +1,15 @@
 /**
  * Classification metrics used to judge the global model (held-out data) and each site's local
- * model (its validation split).
+ * model (its validation split), from a model's N x K softmax output.
  *
  * Degenerate inputs (no examples, or only one class present where a ranking metric needs both)
  * return NaN instead of throwing: in a federation a small site's validation split can easily lack
- * positives, and one such site must not abort a round. Callers render NaN as "n/a".
+ * positives, and one such site must not abort a round. Callers render NaN as "n/a". A diverged
+ * model (NaN/Infinity in its output) likewise yields NaN AUROC/AUPRC here rather than the error
+ * the stand-alone auroc/auprc raise, for the same reason.
  * Malformed inputs (length mismatches, labels out of range) are programming errors and throw.
  */
+import { auprc, auroc } from './ranking.js';
 
 export interface Metrics {
   auroc: number;
@@ -17,70 +20,6 @@ export interface Metrics {
 
 /** Probabilities are clipped to [EPS, 1 - EPS] in the log loss, as Keras does, so one confident mistake cannot make it infinite. */
 export const LOG_LOSS_EPS = 1e-7;
-
-/**
- * Area under the ROC curve for a binary task, via the Mann–Whitney U statistic with average
- * ranks for ties (a tied positive/negative pair counts one half). Labels: nonzero = positive.
- * NaN when either class is absent or any score is NaN.
- */
-export function auroc(scores: ArrayLike<number>, labels: ArrayLike<number>): number {
-  checkLengths(scores, labels);
-  const order = sortedOrder(scores, true);
-  if (order === null) return NaN;
-  const n = order.length;
-  let positives = 0;
-  let rankSumPos = 0;
-  // Walk ascending groups of equal scores; every member of a group gets the group's mean rank.
-  for (let start = 0; start < n; ) {
-    let end = start;
-    while (end + 1 < n && scores[order[end + 1]] === scores[order[start]]) end++;
-    const meanRank = (start + end) / 2 + 1;
-    for (let i = start; i <= end; i++) {
-      if (labels[order[i]] !== 0) {
-        positives++;
-        rankSumPos += meanRank;
-      }
-    }
-    start = end + 1;
-  }
-  const negatives = n - positives;
-  if (positives === 0 || negatives === 0) return NaN;
-  const u = rankSumPos - (positives * (positives + 1)) / 2;
-  return u / (positives * negatives);
-}
-
-/**
- * Average precision, the step-wise area under the precision–recall curve exactly as
- * scikit-learn's average_precision_score: sum over distinct thresholds of
- * (R_n - R_{n-1}) * P_n, no interpolation. NaN when there are no positives or a score is NaN.
- */
-export function auprc(scores: ArrayLike<number>, labels: ArrayLike<number>): number {
-  checkLengths(scores, labels);
-  const order = sortedOrder(scores, false);
-  if (order === null) return NaN;
-  let positives = 0;
-  for (let i = 0; i < labels.length; i++) if (labels[i] !== 0) positives++;
-  if (positives === 0) return NaN;
-  let tp = 0;
-  let fp = 0;
-  let prevRecall = 0;
-  let ap = 0;
-  const n = order.length;
-  for (let start = 0; start < n; ) {
-    let end = start;
-    while (end + 1 < n && scores[order[end + 1]] === scores[order[start]]) end++;
-    for (let i = start; i <= end; i++) {
-      if (labels[order[i]] !== 0) tp++;
-      else fp++;
-    }
-    const recall = tp / positives;
-    const precision = tp / (tp + fp);
-    ap += (recall - prevRecall) * precision;
-    prevRecall = recall;
-    start = end + 1;
-  }
-  return ap;
-}
 
 /** Fraction of predicted class indices equal to the labels. NaN for zero examples. */
 export function accuracy(predicted: ArrayLike<number>, labels: ArrayLike<number>): number {
@@ -134,7 +73,8 @@ export function classificationMetrics(probs: Float32Array, labels: Int32Array, c
   const loss = logLoss(probs, labels, classes);
   if (classes === 2) {
     const scores = column(probs, classes, 1, n);
-    return { auroc: auroc(scores, labels), auprc: auprc(scores, labels), accuracy: acc, loss };
+    if (!allFinite(scores)) return { auroc: NaN, auprc: NaN, accuracy: acc, loss };
+    return { auroc: auroc(labels, scores), auprc: auprc(labels, scores), accuracy: acc, loss };
   }
   let aurocSum = 0;
   let auprcSum = 0;
@@ -143,8 +83,9 @@ export function classificationMetrics(probs: Float32Array, labels: Int32Array, c
   for (let k = 0; k < classes; k++) {
     for (let i = 0; i < n; i++) oneVsRest[i] = labels[i] === k ? 1 : 0;
     const scores = column(probs, classes, k, n);
-    const a = auroc(scores, oneVsRest);
-    const p = auprc(scores, oneVsRest);
+    if (!allFinite(scores)) return { auroc: NaN, auprc: NaN, accuracy: acc, loss };
+    const a = auroc(oneVsRest, scores);
+    const p = auprc(oneVsRest, scores);
     if (Number.isNaN(a) || Number.isNaN(p)) continue;
     aurocSum += a;
     auprcSum += p;
@@ -164,20 +105,9 @@ function column(probs: ArrayLike<number>, classes: number, k: number, n: number)
   return out;
 }
 
-/** Indices sorted by score (ascending or descending); null when any score is NaN. */
-function sortedOrder(scores: ArrayLike<number>, ascending: boolean): Int32Array | null {
-  const n = scores.length;
-  const order = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    if (Number.isNaN(scores[i])) return null;
-    order[i] = i;
-  }
-  // Comparisons rather than subtraction: Infinity - Infinity would be NaN and corrupt the sort.
-  order.sort((a, b) => {
-    const d = scores[a] < scores[b] ? -1 : scores[a] > scores[b] ? 1 : 0;
-    return ascending ? d : -d;
-  });
-  return order;
+function allFinite(values: Float64Array): boolean {
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return false;
+  return true;
 }
 
 function checkLengths(a: ArrayLike<number>, labels: ArrayLike<number>): void {
