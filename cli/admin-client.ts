@@ -3,6 +3,7 @@ import { ADMIN_METADATA_KEY, adminToken } from '../shared/crypto/index.js';
 import {
   CHANNEL_OPTIONS,
   medleyPackage,
+  type InProcessClient,
   type RoundEvent,
   type StartRoundsReply,
   type StartRoundsRequest,
@@ -13,11 +14,28 @@ const ADMIN_PATH = '/medley.v1.Admin/';
 
 /** The CLI's view of a coordinator's admin API. Each call carries a fresh token made with the admin key. */
 export class AdminClient {
-  private readonly client: grpc.Client & Record<string, unknown>;
+  private readonly client: Pick<grpc.Client, 'close' | 'waitForReady'> & Record<string, unknown>;
+  /** The dialled address, or the in-process client's name. */
+  readonly address: string;
 
-  constructor(readonly address: string, private readonly adminKey: Uint8Array) {
-    const Admin = medleyPackage().Admin;
-    this.client = new Admin(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS) as grpc.Client & Record<string, unknown>;
+  /**
+   * `coordinator` is an address to dial, or an Admin client already bound to a coordinator
+   * (Coordinator.inProcessClients().admin), so round start/watch/status run in-process too.
+   */
+  constructor(coordinator: string | InProcessClient, private readonly adminKey: Uint8Array) {
+    if (typeof coordinator === 'string') {
+      const Admin = medleyPackage().Admin;
+      this.address = coordinator;
+      this.client = new Admin(coordinator, grpc.credentials.createInsecure(), CHANNEL_OPTIONS) as grpc.Client & Record<string, unknown>;
+      return;
+    }
+    for (const method of ['status', 'startRounds', 'watchRounds']) {
+      if (typeof coordinator[method] !== 'function') {
+        throw new TypeError(`${coordinator.target} is not an Admin client (it has no ${method}); pass Coordinator.inProcessClients().admin`);
+      }
+    }
+    this.address = coordinator.target;
+    this.client = coordinator;
   }
 
   private metadata(method: string): grpc.Metadata {

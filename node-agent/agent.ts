@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { fingerprint, formatPublicKey, loadSodium, newNonce, signAsSite, verifyCoordinator, type HandshakeTerms, type Identity } from '../shared/crypto/index.js';
-import { PROTOCOL_VERSION, isRetryable, type AgentMessage, type Challenge, type CoordinatorMessage, type Progress, type Task, type Welcome } from '../shared/wire/index.js';
+import { PROTOCOL_VERSION, isRetryable, type InProcessClient, type AgentMessage, type Challenge, type CoordinatorMessage, type Progress, type Task, type Welcome } from '../shared/wire/index.js';
 import { Backoff, sleep } from './connection/backoff.js';
 import { CoordinatorClient, type DownloadedModel } from './connection/coordinator-client.js';
 import { payloadDigest } from './audit/index.js';
@@ -38,6 +38,12 @@ export interface AgentOptions {
    * one process would otherwise each hold a copy.
    */
   keepModel?: boolean;
+  /**
+   * A Federation client to use instead of dialling `coordinator` (Coordinator.inProcessClients()
+   * .federation, for `medley simulate`); `coordinator` then only names it in logs. The agent
+   * closes it when it stops, so give each agent its own.
+   */
+  channel?: InProcessClient;
 }
 
 /** A refusal that retrying cannot fix (the site is not on the list, protocol mismatch). */
@@ -64,7 +70,7 @@ export class NodeAgent {
   private readonly safeguards: Safeguards;
 
   constructor(private readonly options: AgentOptions) {
-    this.client = new CoordinatorClient(options.coordinator, { site: options.identity, coordinator: options.coordinatorKey });
+    this.client = new CoordinatorClient(options.channel ?? options.coordinator, { site: options.identity, coordinator: options.coordinatorKey });
     this.safeguards = options.safeguards ?? Safeguards.permissive();
     this.log = options.log ?? ((m) => process.stderr.write(`[agent ${options.site}] ${m}\n`));
     this.backoff = new Backoff(options.random ?? Math.random);

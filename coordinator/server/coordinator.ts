@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { CHANNEL_OPTIONS, medleyPackage } from '../../shared/wire/index.js';
+import { CHANNEL_OPTIONS, InProcessServer, medleyPackage, type InProcessClient } from '../../shared/wire/index.js';
 import { createStrategy } from '../aggregation/index.js';
 import { UpdateReceiver, clearSpool } from '../ingest/index.js';
 import { warmDecryptWorker } from '../ingest/decrypt-pipeline.js';
@@ -26,9 +26,16 @@ export interface CoordinatorOptions {
 
 export const DEFAULT_STRATEGY_MEMORY_BYTES = 512 * 1024 * 1024;
 
+/** Clients bound to one coordinator's services in the same process (see Coordinator.inProcessClients). */
+export interface InProcessClients {
+  federation: InProcessClient;
+  admin: InProcessClient;
+}
+
 /** A running coordinator: state on disk, the round controller, and the gRPC server. */
 export class Coordinator {
   private server: grpc.Server | null = null;
+  private inProcess: InProcessServer | null = null;
   private enrolmentCheck: NodeJS.Timeout | null = null;
 
   private constructor(
@@ -107,13 +114,40 @@ export class Coordinator {
       server.bindAsync(address, credentials, (err, bound) => (err ? reject(err) : resolve(bound)));
     });
     this.server = server;
-    // `medley site remove` takes effect at once: a removed (or re-keyed) site loses its session.
-    this.enrolmentCheck = setInterval(() => this.dropUnenrolled(), 1000);
-    this.enrolmentCheck.unref();
+    this.watchEnrolment();
     const host = address.slice(0, address.lastIndexOf(':'));
     const bound = `${host}:${port}`;
     this.log(`federation ${this.federation} listening on ${bound}; model version ${this.store.latest}`);
     return bound;
+  }
+
+  /**
+   * A Federation and an Admin client that call this coordinator's services without a socket, for
+   * `medley simulate` and tests: the same handlers, the same protobuf encoding of every message and
+   * the same status codes as over gRPC. Works with or without listen(). Each call gives new
+   * clients (a NodeAgent closes its own when it stops); after close() their calls fail UNAVAILABLE.
+   */
+  inProcessClients(): InProcessClients {
+    const pkg = medleyPackage();
+    if (!this.inProcess) {
+      const server = new InProcessServer({ maxMessageBytes: CHANNEL_OPTIONS['grpc.max_send_message_length'] as number });
+      server.addService(pkg.Federation.service, this.services.federation);
+      server.addService(pkg.Admin.service, this.services.admin);
+      this.inProcess = server;
+      this.watchEnrolment();
+      this.log(`federation ${this.federation} serving in-process clients; model version ${this.store.latest}`);
+    }
+    return {
+      federation: this.inProcess.client(pkg.Federation.service, `in-process:${this.federation}/Federation`),
+      admin: this.inProcess.client(pkg.Admin.service, `in-process:${this.federation}/Admin`),
+    };
+  }
+
+  /** `medley site remove` takes effect at once: a removed (or re-keyed) site loses its session. */
+  private watchEnrolment(): void {
+    if (this.enrolmentCheck) return;
+    this.enrolmentCheck = setInterval(() => this.dropUnenrolled(), 1000);
+    this.enrolmentCheck.unref();
   }
 
   private dropUnenrolled(): void {
@@ -127,19 +161,26 @@ export class Coordinator {
     this.enrolmentCheck = null;
     const server = this.server;
     this.server = null;
-    if (!server) return;
+    // Kept (shut down) rather than dropped, so in-process clients handed out earlier hear UNAVAILABLE.
+    const inProcess = this.inProcess;
+    if (!server && !inProcess) return;
     for (const session of this.sessions.connected()) session.close('coordinator shutting down');
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        server.forceShutdown();
-        resolve();
-      }, 2000);
-      server.tryShutdown(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    await Promise.all([inProcess?.shutdown(2000), server && shutdownServer(server)]);
   }
+}
+
+/** Lets calls in progress finish for up to 2 s, then drops them. */
+function shutdownServer(server: grpc.Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(() => {
+      server.forceShutdown();
+      resolve();
+    }, 2000);
+    server.tryShutdown(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }
 
 /**

@@ -10,6 +10,7 @@ import {
   TruncatedStreamError,
   chunksOf,
   medleyPackage,
+  type InProcessClient,
   writeMessage,
   type AgentMessage,
   type CoordinatorMessage,
@@ -29,7 +30,7 @@ export interface DownloadedModel {
   weights: Float32Array;
 }
 
-type ServiceClient = grpc.Client & Record<string, (...args: unknown[]) => unknown>;
+type ServiceClient = { close(): void } & Record<string, (...args: unknown[]) => unknown>;
 
 /** What left the site with one upload, for the audit log. */
 export interface SentUpdate {
@@ -46,14 +47,31 @@ export interface SentUpdate {
  */
 export class CoordinatorClient {
   private readonly client: ServiceClient;
+  /** The dialled address, or the in-process client's name. */
+  readonly address: string;
 
+  /**
+   * `coordinator` is an address to dial, or a Federation client already bound to a coordinator
+   * (Coordinator.inProcessClients().federation, for simulations); the client is this object's to close.
+   */
   constructor(
-    readonly address: string,
+    coordinator: string | InProcessClient,
     private readonly keys: { site: Identity; coordinator: Uint8Array },
     credentials = grpc.credentials.createInsecure(),
   ) {
-    const Federation = medleyPackage().Federation;
-    this.client = new Federation(address, credentials, CHANNEL_OPTIONS) as unknown as ServiceClient;
+    if (typeof coordinator === 'string') {
+      const Federation = medleyPackage().Federation;
+      this.address = coordinator;
+      this.client = new Federation(coordinator, credentials, CHANNEL_OPTIONS) as unknown as ServiceClient;
+      return;
+    }
+    for (const method of ['session', 'downloadModel', 'uploadUpdate']) {
+      if (typeof coordinator[method] !== 'function') {
+        throw new TypeError(`${coordinator.target} is not a Federation client (it has no ${method}); pass Coordinator.inProcessClients().federation`);
+      }
+    }
+    this.address = coordinator.target;
+    this.client = coordinator as unknown as ServiceClient;
   }
 
   openSession(): grpc.ClientDuplexStream<AgentMessage, CoordinatorMessage> {

@@ -4,3 +4,4 @@ export * from './tensor-codec.js';
 export * from './digest.js';
 export * from './stream-io.js';
 export { loadMedleyProto, medleyPackage, CHANNEL_OPTIONS, CHUNK_BYTES } from './proto.js';
+export { InProcessServer, InProcessClient, type InProcessServerOptions } from './in-process-channel.js';
