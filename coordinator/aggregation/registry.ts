@@ -2,6 +2,7 @@ import { ConfigError } from '../../shared/wire/index.js';
 import { FedAvg } from './fedavg.js';
 import { fedadagradDefinition, fedadamDefinition, fedavgmDefinition, fedyogiDefinition } from './fedopt.js';
 import { fedproxDefinition } from './fedprox.js';
+import { ROBUST_STRATEGIES } from './robust/index.js';
 import type { AggregationStrategy, StrategyContext, StrategyDefinition, StrategyParameter } from './strategy.js';
 
 const fedavg: StrategyDefinition = {
@@ -19,6 +20,7 @@ export const STRATEGIES: readonly StrategyDefinition[] = [
   fedadagradDefinition,
   fedadamDefinition,
   fedyogiDefinition,
+  ...ROBUST_STRATEGIES,
 ];
 
 export function strategyNames(): string[] {
