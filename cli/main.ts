@@ -4,6 +4,7 @@ import { registerCoordinator } from './commands/coordinator.js';
 import { registerDemo } from './commands/demo.js';
 import { registerKeys } from './commands/keys.js';
 import { registerRound } from './commands/round.js';
+import { registerSimulate } from './commands/simulate.js';
 import { registerSite } from './commands/site.js';
 import { registerStatus } from './commands/status.js';
 
@@ -15,6 +16,7 @@ program
   .showHelpAfterError();
 
 registerDemo(program);
+registerSimulate(program);
 registerCoordinator(program);
 registerAgent(program);
 registerRound(program);

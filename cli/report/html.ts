@@ -15,10 +15,14 @@ const METRICS: { key: keyof Metrics; title: string; bounded: boolean }[] = [
 
 const GLOBAL_COLOR = '#111111';
 
+/** Beyond this many sites a line (and legend entry) per site hides the global line: charts show the global model only. */
+export const MAX_SITE_LINES = 20;
+
 export function renderRunReport(summary: RunSummary): string {
   const title = `Medley run report: ${summary.federation}`;
   const rounds = [...summary.rounds].sort((a, b) => a.round - b.round);
   const siteNames = siteOrder(summary);
+  const lineSites = siteNames.length <= MAX_SITE_LINES ? siteNames : [];
 
   const charts: string[] = [];
   for (const m of METRICS) {
@@ -29,7 +33,7 @@ export function renderRunReport(summary: RunSummary): string {
         color: GLOBAL_COLOR,
         points: rounds.map((r) => ({ x: r.round, y: r.metrics[m.key] })),
       },
-      ...siteNames.map((site, i) => ({
+      ...lineSites.map((site, i) => ({
         name: `${site} (local val)`,
         color: PALETTE[i % PALETTE.length],
         dashed: i >= PALETTE.length,
@@ -51,7 +55,7 @@ export function renderRunReport(summary: RunSummary): string {
       yLabel: 'examples',
       series: [
         { name: 'all sites', color: GLOBAL_COLOR, emphasis: true, points: rounds.map((r) => ({ x: r.round, y: r.examples })) },
-        ...siteNames.map((site, i) => ({
+        ...lineSites.map((site, i) => ({
           name: site,
           color: PALETTE[i % PALETTE.length],
           dashed: i >= PALETTE.length,
@@ -85,7 +89,11 @@ export function renderRunReport(summary: RunSummary): string {
 ${header(summary)}
 ${last ? finalMetrics(last.metrics) : '<p class="note">No rounds completed.</p>'}
 <h2>Per-round metrics</h2>
-<p class="note">Black: the global model on held-out data no site trains on. Colours: each site's local validation split after its local training. Gaps mean the metric could not be computed (n/a) or the site did not take part that round.</p>
+<p class="note">Black: the global model on held-out data no site trains on. ${
+    lineSites.length
+      ? "Colours: each site's local validation split after its local training. Gaps mean the metric could not be computed (n/a) or the site did not take part that round."
+      : `The ${siteNames.length} sites' own lines are left out (more than ${MAX_SITE_LINES}); their numbers are in the Sites table and summary.json.`
+  }</p>
 <div class="charts">
 ${charts.map((c) => `<figure>${c}</figure>`).join('\n')}
 </div>

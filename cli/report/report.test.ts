@@ -87,6 +87,20 @@ describe('writeRunReport', () => {
     expect(accuracyChart.split('<polyline').length - 1).toBe(4);
   });
 
+  it('leaves the per-site lines out of the charts for big federations, keeping every site in the table', () => {
+    const base = summary(false);
+    const names = Array.from({ length: 25 }, (_, i) => `site-${i + 1}`);
+    const many: RunSummary = {
+      ...base,
+      rounds: base.rounds.map((r) => ({ ...r, siteMetrics: names.map((site) => ({ site, examples: 10, epochs: 1, metrics: metrics(r.round, 0) })) })),
+      sites: names.map((name) => ({ name, examples: 10 })),
+    };
+    const html = renderRunReport(many);
+    expect(charts(html).map((c) => c.split('<polyline').length - 1)).toEqual([1, 1, 1, 1, 1, 1, 2]);
+    expect(html).toContain("The 25 sites' own lines are left out");
+    for (const name of names) expect(html).toContain(`<td>${name}</td>`);
+  });
+
   it('copes with an empty run', () => {
     const html = renderRunReport({ ...summary(false), rounds: [], sites: [] });
     expect(charts(html)).toHaveLength(7);
