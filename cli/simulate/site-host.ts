@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { AgentRefusedError, NodeAgent, type AgentOptions } from '../../node-agent/index.js';
 import type { Identity } from '../../shared/crypto/index.js';
 import type { SiteShards } from '../../shared/data/index.js';
@@ -37,6 +38,8 @@ export interface SiteHostOptions {
  * refuses a site outright (a set-up fault no retry fixes).
  */
 export async function hostSites(options: SiteHostOptions): Promise<void> {
+  // Every agent (session, backoff sleeps) listens on the one stop signal: that is not a leak.
+  setMaxListeners(Math.max(10, options.sites.length * 4), options.signal);
   const agents = options.sites.map((site) => {
     const trainer = siteTrainer({
       kind: options.trainer,
