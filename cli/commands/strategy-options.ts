@@ -1,4 +1,4 @@
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { findStrategy, resolveStrategyParams, strategyNames } from '../../coordinator/aggregation/index.js';
 
 /**
@@ -27,7 +27,11 @@ export function strategyParam(value: string, previous: Record<string, number> = 
 export function strategyOptions(command: Command): Command {
   return command
     .option('--strategy <name>', `aggregation strategy: ${strategyNames().join(', ')}`, 'fedavg')
-    .option('--strategy-param <name=value>', "one of the strategy's parameters (repeat for more), e.g. mu=0.01 for fedprox", strategyParam, {});
+    .addOption(
+      new Option('--strategy-param <name=value>', "one of the strategy's parameters (repeat for more), e.g. mu=0.01 for fedprox")
+        .argParser(strategyParam)
+        .default({}, 'none: the strategy\'s defaults'),
+    );
 }
 
 /**
