@@ -11,6 +11,11 @@ export interface ImageSet {
   readonly channels: number;
   /** Number of classes the labels index into (2 for a binary task). */
   readonly classes: number;
+  /**
+   * Subgroup columns a site declared for fairness reports (sex, age band, scanner, ...): for each
+   * column, one value per example, in example order. Absent when the source has none.
+   */
+  readonly subgroups?: Readonly<Record<string, readonly string[]>>;
 }
 
 /** The data one site trains and validates on. Never leaves the site's process. */
