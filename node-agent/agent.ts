@@ -4,6 +4,7 @@ import { PROTOCOL_VERSION, isRetryable, type InProcessClient, type AgentMessage,
 import { Backoff, sleep } from './connection/backoff.js';
 import { CoordinatorClient, type DownloadedModel } from './connection/coordinator-client.js';
 import { payloadDigest } from './audit/index.js';
+import { definedMetrics } from './report-metrics.js';
 import { Safeguards } from './safeguards.js';
 import { SecureRound } from './tasks/secure-round.js';
 import type { Trainer, TrainingOutcome } from './trainer/trainer.js';
@@ -319,7 +320,7 @@ export class NodeAgent {
             kind,
           },
           payload,
-          { metrics: outcome.metrics, trainLoss: outcome.trainLoss, epochs: outcome.epochs, seconds: outcome.seconds },
+          { metrics: definedMetrics(outcome.metrics), trainLoss: outcome.trainLoss, epochs: outcome.epochs, seconds: outcome.seconds },
           (done, total) => {
             if (done === total || done % (16 << 20) < (1 << 20)) this.progress(task, 'uploading', { bytes: done, totalBytes: total });
           },

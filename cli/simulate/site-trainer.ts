@@ -27,18 +27,8 @@ class ShardTrainer implements Trainer {
   }
 
   async train(model: DownloadedModel, task: Task, onProgress: (p: TrainingProgress) => void, signal: AbortSignal): Promise<TrainingOutcome> {
-    const outcome = await new TfjsTrainer(this.shards.load(this.index), this.backendReport).train(model, task, onProgress, signal);
-    return { ...outcome, metrics: definedMetrics(outcome.metrics) };
+    return new TfjsTrainer(this.shards.load(this.index), this.backendReport).train(model, task, onProgress, signal);
   }
-}
-
-/**
- * Skewed partitions give sites one-class validation splits, where AUROC and AUPRC are undefined
- * (NaN). The sealed report is JSON, which has no NaN: it would arrive as null and the coordinator
- * would refuse the whole update. An undefined metric is left out instead (the summary shows n/a).
- */
-export function definedMetrics(metrics: Record<string, number>): Record<string, number> {
-  return Object.fromEntries(Object.entries(metrics).filter(([, v]) => Number.isFinite(v)));
 }
 
 export interface SiteTrainerOptions {

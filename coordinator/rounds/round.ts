@@ -34,6 +34,7 @@ export class Round implements UploadGate {
   private poisoned: Error | null = null;
   private changeListener: (() => void) | null = null;
   private readonly refusedSites = new Set<string>();
+  private readonly failedSites = new Set<string>();
   /** Under secure aggregation: the sites that completed the key exchange and may send input. */
   private eligible: Set<string> | null = null;
 
@@ -56,6 +57,7 @@ export class Round implements UploadGate {
       secureAggregation: options.kind === 'masked',
       refused: [],
       dropped: [],
+      failed: [],
       strategy: options.kind === 'masked' ? 'secure-sum' : (options.strategy ?? 'fedavg'),
     };
   }
@@ -81,7 +83,7 @@ export class Round implements UploadGate {
   }
 
   pendingSites(): string[] {
-    return this.options.selected.filter((s) => !this.hasReported(s) && !this.refusedSites.has(s) && (!this.eligible || this.eligible.has(s)));
+    return this.options.selected.filter((s) => !this.hasReported(s) && !this.refusedSites.has(s) && !this.failedSites.has(s) && (!this.eligible || this.eligible.has(s)));
   }
 
   /** The site declined its task (policy, privacy budget): the round stops waiting for it. */
@@ -89,6 +91,18 @@ export class Round implements UploadGate {
     if (!this.taskIds.has(site) || this.hasReported(site) || this.refusedSites.has(site)) return false;
     this.refusedSites.add(site);
     this.record.refused = [...(this.record.refused ?? []), site];
+    this.changeListener?.();
+    return true;
+  }
+
+  /**
+   * The site reported that its task failed: the round stops waiting for it. An upload of it that
+   * is already being folded in still counts; a later one is refused.
+   */
+  abandon(site: string): boolean {
+    if (!this.taskIds.has(site) || this.hasReported(site) || this.refusedSites.has(site) || this.failedSites.has(site) || this.uploading.has(site)) return false;
+    this.failedSites.add(site);
+    this.record.failed = [...(this.record.failed ?? []), site];
     this.changeListener?.();
     return true;
   }
@@ -130,6 +144,7 @@ export class Round implements UploadGate {
     }
     if (this.hasReported(site)) throw new RoundMismatchError(`round ${n} already has the update from ${site}; a second one is refused`);
     if (this.refusedSites.has(site)) throw new RoundMismatchError(`site ${site} declined its task for round ${n}; its update is refused`);
+    if (this.failedSites.has(site)) throw new RoundMismatchError(`site ${site} reported that its task for round ${n} failed; a later update is refused`);
     if (this.options.kind === 'masked' && !this.eligible?.has(site)) {
       throw new RoundMismatchError(`site ${site} is not part of round ${n}'s secure aggregation (its key shares did not reach the others in time); its masked input is refused`);
     }

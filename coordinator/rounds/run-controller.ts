@@ -172,6 +172,19 @@ export class RunController implements UploadGate {
     this.poke();
   }
 
+  /**
+   * A site gave up on its task (training crashed, its upload kept failing until the deadline): the
+   * round stops waiting for it instead of holding everyone until the deadline.
+   */
+  siteFailed(site: string, roundNumber: number, taskId: string, reason: string): void {
+    const round = this.current;
+    if (!round || round.number !== roundNumber || round.taskIds.get(site) !== taskId) return;
+    if (round.abandon(site)) {
+      this.deps.log(`round ${round.number}: site ${site} gave up on its task: ${reason || 'no reason given'}; the round no longer waits for it`);
+      this.poke();
+    }
+  }
+
   /** Counts model bytes sent to a site toward the open round it was selected for. */
   noteDownload(site: string, bytes: number): void {
     const round = this.current;

@@ -141,6 +141,7 @@ export function federationService(deps: FederationServiceDeps): grpc.UntypedServ
         current.lastSeen = Date.now();
         if (message.body === 'progress' && 'progress' in message) {
           events.publish({ kind: 'progress', round: message.progress.round, site: current.site, message: message.progress.message, progress: message.progress, record: null });
+          if (message.progress.phase === 'failed') controller.siteFailed(current.site, message.progress.round, message.progress.taskId, message.progress.message);
         } else if (message.body !== 'heartbeat') {
           controller.siteMessage(current.site, message);
         }

@@ -261,6 +261,8 @@ export interface RoundRecord {
   dropped?: string[];
   /** The aggregation strategy that made this round's model. */
   strategy?: string;
+  /** Sites that reported their task failed (the round stopped waiting for them). */
+  failed?: string[];
 }
 
 export interface StatusReply {
