@@ -30,6 +30,7 @@ export async function benchCoordinatorMemory({ quick, log }: BenchOptions): Prom
     peak_rss_before_round_mib: round(run.peakBeforeRoundMiB, 0),
     updates_accepted: record.reports.length,
     upload_failures: run.uploadFailures,
+    uploads_turned_away: run.uploadsTurnedAway,
     sender_processes: run.senderProcesses,
     rss_timeline_s_mib: run.timeline,
   };

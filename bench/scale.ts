@@ -21,7 +21,7 @@ export async function benchScale({ quick, log }: BenchOptions): Promise<BenchRes
   const parameters = quick ? 250_000 : 1_000_000;
   const budgetMiB = quick ? 8 : 64;
   const modelMiB = (parameters * 4) / MIB;
-  const rows: { strategy: string; sites: number; peak_rss_mib: number | null; round_seconds: number | null; spill_expected: boolean }[] = [];
+  const rows: { strategy: string; sites: number; peak_rss_mib: number | null; round_seconds: number | null; spill_expected: boolean; uploads_turned_away: number }[] = [];
   for (const strategy of [STREAMING, ROBUST]) {
     for (const sites of counts) {
       const label = `scale ${strategy} x ${sites}`;
@@ -40,6 +40,7 @@ export async function benchScale({ quick, log }: BenchOptions): Promise<BenchRes
         peak_rss_mib: round(run.peakMiB, 0),
         round_seconds: round((run.record.closedUnixMs - run.record.startedUnixMs) / 1000, 1),
         spill_expected: strategy === ROBUST && sites * modelMiB > budgetMiB,
+        uploads_turned_away: run.uploadsTurnedAway,
       });
     }
   }

@@ -50,7 +50,7 @@ async function main(): Promise<void> {
       const started = performance.now();
       try {
         const receipt = await driver.upload(task, tensors, delta, config.examples);
-        emit({ event: 'uploaded', site: driver.site, round: task.round, seconds: (performance.now() - started) / 1000, bytes: receipt.bytes });
+        emit({ event: 'uploaded', site: driver.site, round: task.round, seconds: (performance.now() - started) / 1000, bytes: receipt.bytes, turnedAway: driver.turnedAway });
       } catch (err) {
         emit({ event: 'failed', site: driver.site, message: (err as Error).message });
       }

@@ -26,6 +26,8 @@ export interface CoordinatorRoundResult {
   record: RoundRecord;
   timeline: [number, number][];
   uploadFailures: number;
+  /** Upload attempts the coordinator turned away (too many waiting) that the senders made again. */
+  uploadsTurnedAway: number;
   senderProcesses: number;
 }
 
@@ -86,6 +88,7 @@ export async function measureCoordinatorRound(options: CoordinatorRoundOptions):
       record,
       timeline,
       uploadFailures: events.filter((e) => e.event === 'failed' || e.event === 'error').length,
+      uploadsTurnedAway: events.reduce((n, e) => n + (e.event === 'uploaded' ? Number(e.turnedAway ?? 0) : 0), 0),
       senderProcesses: senders.length,
     };
   } finally {

@@ -14,6 +14,7 @@ import {
   type UploadReceipt,
   type Welcome,
 } from '../../shared/wire/index.js';
+import { Backoff, sleep } from '../../node-agent/connection/backoff.js';
 import { HandDrivenSession } from './session.js';
 
 type AnyClient = grpc.Client & Record<string, (...args: unknown[]) => unknown>;
@@ -49,10 +50,26 @@ export class SiteDriver {
     return this.session.nextTask();
   }
 
-  /** Seals `delta` afresh (a new key per upload) and uploads it as this site's update for `task`. */
-  upload(task: Task, tensors: TensorSpec[], delta: Uint8Array, numExamples: number, kind = 'delta'): Promise<UploadReceipt> {
-    return this.send(this.sealedMessages(task, tensors, delta, numExamples, kind));
+  /**
+   * Seals `delta` afresh (a new key per upload) and uploads it as this site's update for `task`.
+   * Like an agent, it tries again with backoff while the coordinator turns uploads away because
+   * too many are waiting (UNAVAILABLE), until the task's deadline.
+   */
+  async upload(task: Task, tensors: TensorSpec[], delta: Uint8Array, numExamples: number, kind = 'delta'): Promise<UploadReceipt> {
+    const backoff = new Backoff(Math.random, 200, 5_000);
+    for (;;) {
+      try {
+        return await this.send(this.sealedMessages(task, tensors, delta, numExamples, kind));
+      } catch (err) {
+        if ((err as grpc.ServiceError).code !== grpc.status.UNAVAILABLE || Date.now() > task.deadlineUnixMs) throw err;
+        this.turnedAway++;
+        await sleep(backoff.nextDelayMs());
+      }
+    }
   }
+
+  /** Uploads of this site the coordinator turned away and this driver sent again. */
+  turnedAway = 0;
 
   /**
    * Seals the whole update now and returns its messages (header, encrypted chunks, trailer), so a

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SEALING_SCHEME, UpdateSealer, generateIdentity, loadSodium, type Identity } from '../../shared/crypto/index.js';
-import { TENSOR_FORMAT_VERSION, TruncatedStreamError, layoutTensors, type UpdateChunk, type UpdateHeader } from '../../shared/wire/index.js';
+import * as grpc from '@grpc/grpc-js';
+import { TENSOR_FORMAT_VERSION, TruncatedStreamError, isRetryable, layoutTensors, type UpdateChunk, type UpdateHeader } from '../../shared/wire/index.js';
 import { UpdateReceiver, type IngestKeys, type UploadGate } from './update-receiver.js';
 
 const { specs, totalBytes } = layoutTensors([{ name: 'w', shape: [4], dtype: 'float32' }]);
@@ -78,5 +79,35 @@ describe('UpdateReceiver', () => {
     await expect(stalled).rejects.toThrow(/sent nothing for 0.1s/);
     await next;
     expect(accepted).toEqual(['b']);
+  });
+});
+
+describe('UpdateReceiver admission', () => {
+  it('turns an upload away unread (UNAVAILABLE, retryable) when every slot is busy and the waiting line is full; a later attempt gets in', async () => {
+    const accepted: string[] = [];
+    const log: string[] = [];
+    // One slot, one place in line: a third upload arriving meanwhile is refused before it is read.
+    const receiver = new UpdateReceiver(gate(accepted), keys, await spoolDir(), 1, 30_000, 1);
+    let letGo!: () => void;
+    const hold = new Promise<void>((resolve) => (letGo = resolve));
+    const first = receiver.receive(upload('a', log, hold));
+    const second = receiver.receive(upload('b', log));
+    const third = receiver.receive(upload('a', log));
+    const refusal = await third.then(
+      () => null,
+      (err: unknown) => err as { code?: number; message: string },
+    );
+    expect(refusal?.code).toBe(grpc.status.UNAVAILABLE);
+    expect(isRetryable(refusal)).toBe(true);
+    expect(refusal?.message).toMatch(/reading 1 uploads and has 1 more waiting; this one was turned away unread/);
+    expect(receiver.turnedAway).toBe(1);
+    letGo();
+    await Promise.all([first, second]);
+    // Only the two admitted streams were ever read.
+    expect(log).toEqual(['a read', 'b read']);
+    // With the line empty again, the same site's retry is read and accepted.
+    const secondRound = new UpdateReceiver(gate(accepted), keys, await spoolDir(), 1, 30_000, 1);
+    await secondRound.receive(upload('b', log));
+    expect(accepted).toEqual(['a', 'b', 'b']);
   });
 });

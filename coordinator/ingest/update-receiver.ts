@@ -1,5 +1,6 @@
 import { SEALING_SCHEME, TAG_BYTES, UpdateOpener, type Identity } from '../../shared/crypto/index.js';
 import {
+  BusyError,
   InvalidUpdateError,
   TENSOR_FORMAT_VERSION,
   TruncatedStreamError,
@@ -78,6 +79,16 @@ function checkHeader(header: UpdateHeader, admitted: AdmittedUpload): void {
  */
 export const DEFAULT_UPLOAD_SLOTS = 8;
 
+/**
+ * How many uploads may wait, unread, for a slot. A waiting upload still costs memory: HTTP/2 lets
+ * its sender fill one stream window (16 MiB) before it must stop, so 500 sites uploading a 4 MiB
+ * model at the same moment held 2.2 GB in the coordinator (`npm run bench -- --only scale`) before
+ * this limit. Beyond it an upload is turned away at once (UNAVAILABLE, which agents retry with
+ * backoff and jitter), so the coordinator holds at most (slots + waiting) windows however many
+ * sites report together.
+ */
+export const DEFAULT_WAITING_UPLOADS = 8;
+
 /** An upload that sends nothing for this long gives its slot up (the agent retries it). */
 export const UPLOAD_STALL_MS = 30_000;
 
@@ -105,6 +116,16 @@ class Slots {
     this.free = Math.max(1, count);
   }
 
+  /** Uploads queued for a slot right now. */
+  get queued(): number {
+    return this.waiting.length;
+  }
+
+  /** True when an upload asking now would have to wait. */
+  get full(): boolean {
+    return this.free === 0;
+  }
+
   async acquire(): Promise<() => void> {
     if (this.free > 0) this.free--;
     else await new Promise<void>((resolve) => this.waiting.push(resolve));
@@ -126,6 +147,8 @@ class Slots {
  */
 export class UpdateReceiver {
   private readonly slots: Slots;
+  /** Uploads turned away because too many were waiting (for logs and tests). */
+  turnedAway = 0;
 
   constructor(
     private readonly gate: UploadGate,
@@ -133,11 +156,21 @@ export class UpdateReceiver {
     private readonly spoolDir: string,
     uploadSlots = DEFAULT_UPLOAD_SLOTS,
     private readonly stallMs = UPLOAD_STALL_MS,
+    private readonly waitingUploads = DEFAULT_WAITING_UPLOADS,
   ) {
     this.slots = new Slots(uploadSlots);
+    this.slotCount = Math.max(1, uploadSlots);
   }
 
+  private readonly slotCount: number;
+
   async receive(stream: AsyncIterable<UpdateChunk>, onBytes?: (n: number) => void): Promise<UploadReceipt> {
+    if (this.slots.full && this.slots.queued >= this.waitingUploads) {
+      this.turnedAway++;
+      throw new BusyError(
+        `the coordinator is reading ${this.slotCount} uploads and has ${this.slots.queued} more waiting; this one was turned away unread to keep its memory bounded — send it again in a moment (agents retry by themselves)`,
+      );
+    }
     // The slot is taken before the first read and given back once every byte is in and checked:
     // folding the spooled update into the round then needs no network buffers.
     const freeSlot = await this.slots.acquire();
