@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { ADMIN_METADATA_KEY, adminToken } from '../shared/crypto/index.js';
+import { decodeEvaluation } from '../shared/evaluation/index.js';
 import {
   CHANNEL_OPTIONS,
   medleyPackage,
@@ -54,8 +55,10 @@ export class AdminClient {
     });
   }
 
-  status(): Promise<StatusReply> {
-    return this.unary<Record<string, never>, StatusReply>('status', 'Status', {});
+  /** Evaluation rounds come back with `evaluation` parsed from the wire's JSON. */
+  async status(): Promise<StatusReply> {
+    const reply = await this.unary<Record<string, never>, StatusReply>('status', 'Status', {});
+    return { ...reply, rounds: reply.rounds.map(decodeEvaluation) };
   }
 
   startRounds(request: StartRoundsRequest): Promise<StartRoundsReply> {
@@ -67,7 +70,7 @@ export class AdminClient {
     const call = (this.client.watchRounds as (req: unknown, metadata: grpc.Metadata) => grpc.ClientReadableStream<RoundEvent>).call(this.client, { fromRound }, this.metadata('WatchRounds'));
     signal?.addEventListener('abort', () => call.cancel(), { once: true });
     return new Promise((resolve, reject) => {
-      call.on('data', onEvent);
+      call.on('data', (event: RoundEvent) => onEvent(event.record ? { ...event, record: decodeEvaluation(event.record) } : event));
       call.on('end', () => resolve());
       call.on('error', (err: grpc.ServiceError) => {
         if (err.code === grpc.status.CANCELLED && signal?.aborted) resolve();

@@ -6,6 +6,7 @@ import { CoordinatorClient, type DownloadedModel } from './connection/coordinato
 import { payloadDigest } from './audit/index.js';
 import { definedMetrics } from './report-metrics.js';
 import { Safeguards } from './safeguards.js';
+import { EVALUATE_METHOD, evaluationUnavailable, runEvaluationTask } from './tasks/evaluation-task.js';
 import { SecureRound } from './tasks/secure-round.js';
 import type { Trainer, TrainingOutcome } from './trainer/trainer.js';
 
@@ -211,7 +212,8 @@ export class NodeAgent {
   }
 
   private async runTask(task: Task, signal: AbortSignal): Promise<void> {
-    const refusal = await this.safeguards.review(task);
+    const evaluation = task.method.toLowerCase() === EVALUATE_METHOD;
+    const refusal = (await this.safeguards.review(task)) ?? (evaluation ? evaluationUnavailable(this.options.trainer) : null);
     if (refusal) {
       this.log(`round ${task.round}: declining the task: ${refusal}`);
       this.sendMessage?.({ refusal: { taskId: task.taskId, round: task.round, reason: refusal } });
@@ -221,6 +223,21 @@ export class NodeAgent {
     let secure: SecureRound | null = null;
     let release: (() => void) | null = null;
     try {
+      if (evaluation) {
+        if (this.options.taskSlot) release = await this.options.taskSlot(task, signal);
+        await runEvaluationTask(task, signal, {
+          site: this.options.site,
+          sessionId: this.welcome?.sessionId ?? '',
+          trainer: this.options.trainer,
+          client: this.client,
+          safeguards: this.safeguards,
+          fetchModel: (t, s) => this.fetchModel(t, s),
+          progress: (phase, fields) => this.progress(task, phase, fields),
+          log: this.log,
+          random: this.options.random ?? Math.random,
+        });
+        return;
+      }
       if (task.secureAggregation) {
         secure = await SecureRound.start(task, this.options.identity, this.options.site, (m) => this.sendMessage?.(m), (sent) => {
           void this.safeguards.audit({ federation: task.federation, round: task.round, kind: sent.kind, bytes: sent.bytes, sha256: sent.sha256, dp: null });

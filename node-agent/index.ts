@@ -1,5 +1,5 @@
 export { NodeAgent, AgentRefusedError, type AgentOptions } from './agent.js';
 export { CoordinatorClient, type DownloadedModel } from './connection/coordinator-client.js';
 export { Backoff } from './connection/backoff.js';
-export type { Trainer, TrainingOutcome, TrainingProgress } from './trainer/trainer.js';
+export type { Trainer, TrainingOutcome, TrainingProgress, ValidationScores } from './trainer/trainer.js';
 export { FixedStepTrainer } from './trainer/fixed-step-trainer.js';

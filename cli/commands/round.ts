@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { RoundRecord, StartRoundsRequest } from '../../shared/wire/index.js';
 import { AdminClient } from '../admin-client.js';
 import { adminKeyFrom, adminKeyOptions, type AdminKeyOptions } from './admin-key.js';
+import { evaluationLines } from '../progress/evaluation-table.js';
 import { RoundProgress } from '../progress/round-progress.js';
 import { strategyOptions } from './strategy-options.js';
 import { hostPort, nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber } from './parse.js';
@@ -49,6 +50,12 @@ interface RoundStartOptions extends AdminKeyOptions {
   wait: number;
   seed: number;
   json?: boolean;
+  evaluate?: boolean;
+  sites?: string[];
+}
+
+function siteList(value: string): string[] {
+  return value.split(',').map((s) => s.trim()).filter(Boolean);
 }
 
 export function registerRound(program: Command): void {
@@ -71,6 +78,8 @@ export function registerRound(program: Command): void {
     .option('--secagg-clip <c>', 'secure aggregation clips every update value to [-c, c] before quantizing', positiveNumber, 1)
     .option('--dp-noise <sigma>', 'differential privacy at the sites: Gaussian noise multiplier (0 = clip only)', nonNegativeNumber, 0)
     .option('--dp-clip <norm>', "differential privacy at the sites: clip each update's L2 norm to this (enables DP)", positiveNumber)
+    .option('--evaluate', 'one evaluation round: the sites score the current model on their validation split and send aggregate figures only; nothing is trained')
+    .option('--sites <names>', 'only these sites (comma-separated) may be selected', siteList)
     .option('--json', 'print the result as JSON on stdout (progress stays on stderr)');
   adminKeyOptions(strategyOptions(start)).action(async (opts: RoundStartOptions) => {
       const admin = new AdminClient(opts.coordinator, adminKeyFrom(opts));
@@ -94,10 +103,13 @@ export function registerRound(program: Command): void {
             secaggClip: opts.secaggClip,
             dpNoiseMultiplier: opts.dpNoise,
             dpClipNorm: opts.dpClip ?? 0,
+            evaluate: Boolean(opts.evaluate),
+            sites: opts.sites ?? [],
           },
           true,
         );
         if (opts.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+        for (const r of result.rounds) if (r.evaluation) process.stderr.write(evaluationLines(r.evaluation).join('\n') + '\n');
         const failed = result.rounds.filter((r) => r.state !== 'closed').length;
         process.stderr.write(`rounds ${result.firstRound}-${result.lastRound} done: ${result.rounds.length - failed} closed, ${failed} failed; model version ${result.modelVersion}\n`);
         if (failed === result.rounds.length) process.exitCode = 2;

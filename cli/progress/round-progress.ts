@@ -83,6 +83,9 @@ export class RoundProgress {
       case 'update-rejected':
         this.line(`  update refused: ${event.message}`);
         break;
+      case 'evaluation-rejected':
+        this.line(`  evaluation refused: ${event.message}`);
+        break;
       case 'round-closed':
       case 'round-failed': {
         this.roundsDone++;

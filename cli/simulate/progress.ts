@@ -70,6 +70,7 @@ export class SimulationProgress {
         return;
       }
       case 'update-rejected':
+      case 'evaluation-rejected':
       case 'task-refused':
         this.write(`  ${event.message}`);
         return;

@@ -1,7 +1,7 @@
 import type { SiteShards } from '../../shared/data/index.js';
 import type { BackendReport } from '../../shared/model/index.js';
 import type { Task } from '../../shared/wire/index.js';
-import { FixedStepTrainer, type DownloadedModel, type Trainer, type TrainingOutcome, type TrainingProgress } from '../../node-agent/index.js';
+import { FixedStepTrainer, type DownloadedModel, type Trainer, type TrainingOutcome, type TrainingProgress, type ValidationScores } from '../../node-agent/index.js';
 import { TfjsTrainer } from '../../node-agent/trainer/tfjs-trainer.js';
 import { AttackingTrainer, type AttackKind } from './attack.js';
 
@@ -28,6 +28,10 @@ class ShardTrainer implements Trainer {
 
   async train(model: DownloadedModel, task: Task, onProgress: (p: TrainingProgress) => void, signal: AbortSignal): Promise<TrainingOutcome> {
     return new TfjsTrainer(this.shards.load(this.index), this.backendReport).train(model, task, onProgress, signal);
+  }
+
+  async evaluate(model: DownloadedModel, signal: AbortSignal): Promise<ValidationScores> {
+    return new TfjsTrainer(this.shards.load(this.index), this.backendReport).evaluate(model, signal);
   }
 }
 

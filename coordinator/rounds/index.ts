@@ -3,3 +3,4 @@ export { SiteSessions, type SiteSession, type SiteState } from './site-sessions.
 export { RoundEvents } from './round-events.js';
 export { Round } from './round.js';
 export { pickSites } from './site-selection.js';
+export { EvaluationRound } from './evaluation-round.js';

@@ -1,3 +1,5 @@
+import type { EvaluationBinding } from '../../shared/crypto/index.js';
+import type { SiteEvaluationSummary } from '../../shared/evaluation/index.js';
 import { SecAggAbortError, type SecAggParams } from '../../shared/secagg/index.js';
 import {
   BusyError,
@@ -13,6 +15,8 @@ import {
 import { ModularSumAggregate, secureAggregationConflict, type AggregationStrategy, type RoundAggregate } from '../aggregation/index.js';
 import type { AdmittedUpload, UploadGate } from '../ingest/index.js';
 import { readFloat32Segments, type ModelManifest, type ModelStore, type RoundJournal } from '../store/index.js';
+import type { EvaluationRound } from './evaluation-round.js';
+import { runEvaluationRound } from './evaluation-run.js';
 import type { RoundEvents } from './round-events.js';
 import { Round } from './round.js';
 import { SecureExchange } from './secure-exchange.js';
@@ -58,7 +62,14 @@ export interface RunSettings {
   privacy: PrivacySpec | null;
   /** This run's aggregation strategy (one instance per run: server optimisers keep state across its rounds). */
   strategy: AggregationStrategy;
+  /** An evaluation run: its round scores the current model at the sites and trains nothing. */
+  evaluate: boolean;
+  /** Only these sites may be selected; null for any connected site. */
+  sites: ReadonlySet<string> | null;
 }
+
+/** What waitForClose looks at: a training round or an evaluation round. */
+type ClosableRound = Pick<Round, 'allReported' | 'failure' | 'deadline' | 'pendingSites' | 'record'>;
 
 /** Secure aggregation's Shamir sharing is over GF(2^8): at most 255 sites in one round. */
 const MAX_SECURE_SITES = 255;
@@ -72,6 +83,7 @@ const DEFAULTS = { epochs: 1, batchSize: 32, learningRate: 0.001, deadlineSecond
  */
 export class RunController implements UploadGate {
   private current: Round | null = null;
+  private evaluation: EvaluationRound | null = null;
   private running = false;
   private remaining = 0;
   private readonly now: () => number;
@@ -124,6 +136,11 @@ export class RunController implements UploadGate {
     const clipNorm = request.dpClipNorm ?? 0;
     if (!Number.isFinite(noise) || noise < 0) throw new ConfigError(`DP noise multiplier ${noise} must be zero or positive`);
     if (noise > 0 && !(clipNorm > 0 && Number.isFinite(clipNorm))) throw new ConfigError('differential privacy needs a positive clip norm (--dp-clip) along with the noise multiplier');
+    const sites = this.checkSites(request);
+    if (request.evaluate) {
+      if (request.rounds !== 1) throw new ConfigError(`an evaluation run has one round (it scores the current model); asked for ${request.rounds}`);
+      if (request.secureAggregation || noise > 0 || clipNorm > 0) throw new ConfigError('an evaluation round trains nothing: secure aggregation and differential privacy do not apply to it');
+    }
     const settings: RunSettings = {
       rounds: request.rounds,
       minSites: Math.max(1, request.minSites),
@@ -137,6 +154,8 @@ export class RunController implements UploadGate {
       secure: request.secureAggregation ? { threshold: request.secaggThreshold ?? 0, clipRange: clip || 1 } : null,
       privacy: clipNorm > 0 ? { noiseMultiplier: noise, clipNorm } : null,
       strategy,
+      evaluate: Boolean(request.evaluate),
+      sites,
     };
     const first = this.deps.journal.lastRound + 1;
     this.running = true;
@@ -148,7 +167,29 @@ export class RunController implements UploadGate {
     return { firstRound: first, lastRound: first + settings.rounds - 1 };
   }
 
+  /** The sites a run may select, checked against the site list; null when the request names none. */
+  private checkSites(request: StartRoundsRequest): ReadonlySet<string> | null {
+    const names = request.sites ?? [];
+    if (names.length === 0) return null;
+    const unknown = names.filter((s) => !this.deps.identityKeyOf?.(s));
+    if (unknown.length) throw new ConfigError(`--sites names ${unknown.join(', ')}, not on this federation's site list`);
+    const set = new Set(names);
+    if (request.minSites > set.size) throw new ConfigError(`--min-sites ${request.minSites} is more than the ${set.size} site(s) named with --sites`);
+    return set;
+  }
+
+  /** A site's evaluation summary that passed the edge, for the evaluation round open. */
+  acceptEvaluation(binding: EvaluationBinding, summary: SiteEvaluationSummary, bytes: number): void {
+    if (!this.evaluation) {
+      throw new RoundMismatchError(`no evaluation round is open (summary from ${binding.site} for round ${binding.round}); late summaries are refused`);
+    }
+    this.evaluation.accept(binding, summary, bytes);
+  }
+
   admit(header: UpdateHeader): AdmittedUpload {
+    if (this.evaluation) {
+      throw new RoundMismatchError(`round ${this.evaluation.number} is an evaluation round; it takes no model updates (update from ${header.site} refused)`);
+    }
     if (!this.current) {
       throw new RoundMismatchError(`no round is open (update from ${header.site} for round ${header.round}); late updates are refused`);
     }
@@ -158,11 +199,12 @@ export class RunController implements UploadGate {
   /** A site's answer on its session: a refusal, or a secure-aggregation step. */
   siteMessage(site: string, message: AgentMessage): void {
     const round = this.current;
+    const asked = round ?? this.evaluation;
     if (message.body === 'refusal' && 'refusal' in message) {
       const { refusal } = message;
-      if (round && refusal.round === round.number && round.taskIds.get(site) === refusal.taskId && round.refuse(site)) {
-        this.deps.log(`round ${round.number}: site ${site} declined its task: ${refusal.reason}`);
-        this.deps.events.publish({ kind: 'task-refused', round: round.number, site, message: `site ${site} declined: ${refusal.reason}`, record: null });
+      if (asked && refusal.round === asked.number && asked.taskIds.get(site) === refusal.taskId && asked.refuse(site)) {
+        this.deps.log(`round ${asked.number}: site ${site} declined its task: ${refusal.reason}`);
+        this.deps.events.publish({ kind: 'task-refused', round: asked.number, site, message: `site ${site} declined: ${refusal.reason}`, record: null });
       }
     } else if (this.exchange && round && round.taskIds.has(site)) {
       const r = (message as { secaggKeys?: { round: number }; secaggShares?: { round: number }; secaggReveal?: { round: number } });
@@ -177,7 +219,7 @@ export class RunController implements UploadGate {
    * round stops waiting for it instead of holding everyone until the deadline.
    */
   siteFailed(site: string, roundNumber: number, taskId: string, reason: string): void {
-    const round = this.current;
+    const round = this.current ?? this.evaluation;
     if (!round || round.number !== roundNumber || round.taskIds.get(site) !== taskId) return;
     if (round.abandon(site)) {
       this.deps.log(`round ${round.number}: site ${site} gave up on its task: ${reason || 'no reason given'}; the round no longer waits for it`);
@@ -187,7 +229,7 @@ export class RunController implements UploadGate {
 
   /** Counts model bytes sent to a site toward the open round it was selected for. */
   noteDownload(site: string, bytes: number): void {
-    const round = this.current;
+    const round = this.current ?? this.evaluation;
     if (round && round.taskIds.has(site)) round.record.bytesDown += bytes;
   }
 
@@ -210,7 +252,7 @@ export class RunController implements UploadGate {
     const { events, log } = this.deps;
     for (let n = first; n < first + settings.rounds; n++) {
       try {
-        const record = await this.runRound(n, settings);
+        const record = settings.evaluate ? await this.runEvaluation(n, settings) : await this.runRound(n, settings);
         events.publish({ kind: record.state === 'closed' ? 'round-closed' : 'round-failed', round: n, site: '', message: record.message, record });
       } catch (err) {
         log(`round ${n} stopped: ${(err as Error).message}`);
@@ -223,13 +265,33 @@ export class RunController implements UploadGate {
     events.publish({ kind: 'run-finished', round: first + settings.rounds - 1, site: '', message: `finished rounds ${first}-${first + settings.rounds - 1}`, record: null });
   }
 
+  private runEvaluation(n: number, settings: RunSettings): Promise<RoundRecord> {
+    const { federation, store, journal, sessions, events, log } = this.deps;
+    return runEvaluationRound(n, settings, {
+      federation,
+      store,
+      journal,
+      sessions,
+      events,
+      log,
+      now: this.now,
+      waitForSites: () => this.waitForSites(n, settings),
+      waitForClose: (round) => this.waitForClose(round),
+      setOpen: (round) => {
+        this.evaluation = round;
+        round?.onChange(() => this.poke());
+      },
+    });
+  }
+
   private async waitForSites(n: number, settings: RunSettings): Promise<SiteSession[]> {
     const until = this.now() + settings.waitSeconds * 1000;
     for (;;) {
-      const idle = this.deps.sessions.connected();
+      const idle = this.deps.sessions.connected().filter((s) => !settings.sites || settings.sites.has(s.site));
       if (idle.length >= settings.minSites) return idle;
       if (this.now() >= until) {
-        throw new BusyError(`round ${n} needs ${settings.minSites} sites, only ${idle.length} connected within ${settings.waitSeconds}s`);
+        const among = settings.sites ? ` of ${[...settings.sites].join(', ')}` : '';
+        throw new BusyError(`round ${n} needs ${settings.minSites} sites${among}, only ${idle.length} connected within ${settings.waitSeconds}s`);
       }
       await this.sleep(Math.min(1000, until - this.now()));
     }
@@ -336,7 +398,7 @@ export class RunController implements UploadGate {
     while (!ready() && this.now() < untilUnixMs) await this.sleep(Math.min(500, untilUnixMs - this.now()));
   }
 
-  private async waitForClose(round: Round): Promise<void> {
+  private async waitForClose(round: ClosableRound): Promise<void> {
     const grace = this.deps.dropGraceMs ?? 15_000;
     for (;;) {
       if (round.allReported() || round.failure) return;

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { CoordinatorMessage, Progress } from '../../shared/wire/index.js';
 
-export type SiteState = 'idle' | 'training';
+export type SiteState = 'idle' | 'training' | 'evaluating';
 
 /** One agent's live control session. */
 export interface SiteSession {

@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { AdminGuard } from '../../shared/crypto/index.js';
 import { ADMIN_METADATA_KEY } from '../../shared/crypto/index.js';
+import { encodeEvaluation } from '../../shared/evaluation/index.js';
 import {
   toServiceError,
   type RoundEvent,
@@ -62,7 +63,7 @@ export function adminService(deps: AdminServiceDeps): grpc.UntypedServiceImpleme
             state: live ? live.state : 'offline',
           };
         }),
-        rounds,
+        rounds: rounds.map(encodeEvaluation),
         running: controller.isRunning,
         roundsRemaining: controller.roundsRemaining,
         backend: deps.evaluatorBackend,
@@ -95,7 +96,7 @@ export function adminService(deps: AdminServiceDeps): grpc.UntypedServiceImpleme
     // History is replayed inside subscribe(), before it returns: remember the end and act after.
     const unsubscribe = events.subscribe(fromRound, (event) => {
       if (finished || call.writableEnded || call.cancelled) return;
-      call.write(event);
+      call.write(event.record ? { ...event, record: encodeEvaluation(event.record) } : event);
       if (event.kind === 'run-finished' && event.round >= fromRound) {
         finished = true;
         call.end();

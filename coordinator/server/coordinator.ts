@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { CHANNEL_OPTIONS, InProcessServer, medleyPackage, type InProcessClient } from '../../shared/wire/index.js';
 import { createStrategy } from '../aggregation/index.js';
-import { UpdateReceiver, clearSpool } from '../ingest/index.js';
+import { EvaluationReceiver, UpdateReceiver, clearSpool } from '../ingest/index.js';
 import { warmDecryptWorker } from '../ingest/decrypt-pipeline.js';
 import { RoundEvents, RunController, SiteSessions, type ModelEvaluator } from '../rounds/index.js';
 import { loadSodium, AdminGuard } from '../../shared/crypto/index.js';
@@ -85,7 +85,9 @@ export class Coordinator {
     const spoolDir = join(options.stateDir, 'spool');
     await clearSpool(spoolDir);
     warmDecryptWorker();
-    const receiver = new UpdateReceiver(controller, { coordinator: keys.identity, siteKey: (site) => registry.publicKeyOf(site) }, spoolDir);
+    const ingestKeys = { coordinator: keys.identity, siteKey: (site: string) => registry.publicKeyOf(site) };
+    const receiver = new UpdateReceiver(controller, ingestKeys, spoolDir);
+    const evaluations = new EvaluationReceiver(controller, ingestKeys);
     const common = { federation: config.federation, store, registry, sessions, controller, events };
     return new Coordinator(
       config.federation,
@@ -96,7 +98,7 @@ export class Coordinator {
       controller,
       events,
       {
-        federation: federationService({ ...common, receiver, identity: keys.identity, log }),
+        federation: federationService({ ...common, receiver, evaluations, identity: keys.identity, log }),
         admin: adminService({ ...common, journal, evaluatorBackend: options.evaluator?.backend ?? '', guard: new AdminGuard(keys.adminKey) }),
       },
       log,

@@ -16,10 +16,11 @@ import {
   type Hello,
   type ModelChunk,
   type ModelRequest,
+  type SealedEvaluation,
   type UpdateChunk,
   type UploadReceipt,
 } from '../../shared/wire/index.js';
-import type { UpdateReceiver } from '../ingest/index.js';
+import type { EvaluationReceiver, UpdateReceiver } from '../ingest/index.js';
 import { failStream } from './fail-stream.js';
 import type { RunController, RoundEvents, SiteSession, SiteSessions } from '../rounds/index.js';
 import type { ModelStore, SiteRegistry } from '../store/index.js';
@@ -31,6 +32,7 @@ export interface FederationServiceDeps {
   sessions: SiteSessions;
   controller: RunController;
   receiver: UpdateReceiver;
+  evaluations: EvaluationReceiver;
   events: RoundEvents;
   identity: Identity;
   log: (message: string) => void;
@@ -234,5 +236,22 @@ export function federationService(deps: FederationServiceDeps): grpc.UntypedServ
       });
   }
 
-  return { session, downloadModel, uploadUpdate } as grpc.UntypedServiceImplementation;
+  /** An evaluation summary: on an authenticated session, then the receiver's checks, then the round's. */
+  function submitEvaluation(call: grpc.ServerUnaryCall<SealedEvaluation, UploadReceipt>, callback: grpc.sendUnaryData<UploadReceipt>): void {
+    const header = call.request.header;
+    try {
+      if (!header) throw new InvalidUpdateError('an evaluation must carry its header');
+      checkSession(header.site, header.sessionId);
+      const receipt = deps.evaluations.receive(call.request);
+      events.publish({ kind: 'evaluation-accepted', round: receipt.round, site: header.site, message: receipt.message, record: null });
+      callback(null, receipt);
+    } catch (err) {
+      const status = toServiceError(err);
+      log(`evaluation refused: ${status.details}`);
+      events.publish({ kind: 'evaluation-rejected', round: header?.round ?? 0, site: header?.site ?? '', message: status.details ?? '', record: null });
+      callback(status, null);
+    }
+  }
+
+  return { session, downloadModel, uploadUpdate, submitEvaluation } as grpc.UntypedServiceImplementation;
 }

@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { canonicalJson } from './canonical-json.js';
 
-/** What left the site: a plain or masked model update, secure-aggregation traffic, or a refusal. */
-export const AUDIT_KINDS = ['update', 'masked-update', 'secagg-keys', 'secagg-shares', 'secagg-reveal', 'refusal'] as const;
+/** What left the site: a plain or masked model update, secure-aggregation traffic, a refusal, or an evaluation summary. */
+export const AUDIT_KINDS = ['update', 'masked-update', 'secagg-keys', 'secagg-shares', 'secagg-reveal', 'refusal', 'evaluation'] as const;
 export type AuditKind = (typeof AUDIT_KINDS)[number];
 
 /** The `prev` of the first entry: there is no line before it. */

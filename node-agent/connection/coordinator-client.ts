@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { SEALING_SCHEME, UpdateSealer, verifyModel, type Identity } from '../../shared/crypto/index.js';
+import { SEALING_SCHEME, UpdateSealer, sealEvaluation, verifyModel, type EvaluationBinding, type Identity } from '../../shared/crypto/index.js';
 import {
   AuthenticationError,
   CHANNEL_OPTIONS,
@@ -197,6 +197,26 @@ export class CoordinatorClient {
       });
     }
     return { receipt: await done, sha256: sealed.sha256, bytes: sealed.bytes };
+  }
+
+  /**
+   * Seals and submits an evaluation summary (the JSON body). `beforeSend` sees the sealed body's
+   * digest before it leaves, for the audit log. Each attempt seals afresh.
+   */
+  async submitEvaluation(
+    binding: EvaluationBinding,
+    body: Uint8Array,
+    beforeSend: (sealed: { sha256: string; bytes: number }) => Promise<void> = async () => undefined,
+    timeoutMs = 60_000,
+  ): Promise<SentUpdate> {
+    const sealed = sealEvaluation(this.keys.site, this.keys.coordinator, binding, body);
+    await beforeSend({ sha256: sealed.sha256, bytes: sealed.bytes });
+    const submit = this.client.submitEvaluation as (request: unknown, options: grpc.CallOptions, cb: grpc.requestCallback<UploadReceipt>) => void;
+    if (typeof submit !== 'function') throw new TypeError(`${this.address} does not offer SubmitEvaluation; upgrade the coordinator`);
+    const receipt = await new Promise<UploadReceipt>((resolve, reject) => {
+      submit.call(this.client, sealed.message, { deadline: Date.now() + timeoutMs }, (err, res) => (err ? reject(err) : resolve(res!)));
+    });
+    return { receipt, sha256: sealed.sha256, bytes: sealed.bytes };
   }
 
   close(): void {

@@ -28,6 +28,14 @@ describe('checkTask', () => {
     expect(checkTask(strict, { ...task, method: 'FedProx' }, roomy)).toBeNull();
   });
 
+  it('holds an evaluation task to the method list and the size limit only: it sends no update to protect', () => {
+    const evaluation = { method: 'evaluate', secureAggregation: false, dp: null, parameters: 1_000_000 };
+    expect(checkTask(strict, evaluation, roomy)).toBe('site policy accepts only methods fedavg, fedprox; this task uses evaluate');
+    const allows = { ...strict, methods: ['fedavg', 'evaluate'] };
+    expect(checkTask(allows, evaluation)).toBeNull();
+    expect(checkTask({ ...allows, maxParameters: 10 }, evaluation)).toMatch(/above the site's limit of 10/);
+  });
+
   it('refuses a model above the parameter limit', () => {
     expect(checkTask(strict, { ...task, parameters: 60_000_000 }, roomy)).toBe("task's model has 60,000,000 parameters, above the site's limit of 50,000,000");
     expect(checkTask(strict, { ...task, parameters: 50_000_000 }, roomy)).toBeNull();

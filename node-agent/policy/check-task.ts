@@ -32,6 +32,9 @@ export function checkTask(policy: SitePolicy, task: TaskTerms, privacy?: Privacy
   if (policy.maxParameters !== undefined && task.parameters > policy.maxParameters) {
     return `task's model has ${count(task.parameters)} parameters, above the site's limit of ${count(policy.maxParameters)}`;
   }
+  // Secure aggregation and differential privacy protect model updates; an evaluation task sends
+  // none (only aggregate statistics), so only the rules above apply to it.
+  if (task.method.toLowerCase() === 'evaluate') return null;
   if (policy.requireSecureAggregation && !task.secureAggregation) {
     return 'site policy requires secure aggregation; this task has it off';
   }

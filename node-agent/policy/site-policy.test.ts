@@ -46,6 +46,12 @@ describe('loadSitePolicy', () => {
     expect(await loadSitePolicy(await policyFile('methods: any\n'))).toEqual({ methods: 'any', requireSecureAggregation: false });
   });
 
+  it('reads whether evaluation may send per-image scores, which is off unless the file says so', async () => {
+    expect((await loadSitePolicy(await policyFile('methods: [evaluate]\nallowPerImageScores: true\n'))).allowPerImageScores).toBe(true);
+    expect((await loadSitePolicy(await policyFile('methods: [evaluate]\n'))).allowPerImageScores ?? false).toBe(false);
+    expect((await loadError('methods: [evaluate]\nallowPerImageScores: maybe\n')).message).toMatch(/allowPerImageScores/);
+  });
+
   it('has a default policy that accepts anything and requires nothing', () => {
     expect(DEFAULT_POLICY).toEqual({ methods: 'any', requireSecureAggregation: false });
   });
@@ -66,7 +72,7 @@ describe('loadSitePolicy', () => {
   it('names every unknown key with its full path and the keys allowed there', async () => {
     const top = await loadError('methods: [fedavg]\nrequireSecureAgregation: true\n');
     expect(top.message).toBe(
-      `site policy ${top.path}: unknown key requireSecureAgregation (allowed: methods, maxParameters, requireSecureAggregation, differentialPrivacy)`,
+      `site policy ${top.path}: unknown key requireSecureAgregation (allowed: methods, maxParameters, requireSecureAggregation, differentialPrivacy, allowPerImageScores)`,
     );
     const nested = await loadError(FULL.replace('budget: {', 'budget: { epsilom: 8,').replace('epsilon: 8, ', ''));
     expect(nested.message).toMatch(/differentialPrivacy\.budget\.epsilon is missing; expected a number above 0/);

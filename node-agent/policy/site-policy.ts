@@ -25,6 +25,12 @@ export const sitePolicySchema = z.strictObject({
   maxParameters: z.number().int().positive().optional(),
   requireSecureAggregation: z.boolean().default(false),
   differentialPrivacy: differentialPrivacySchema.optional(),
+  /**
+   * Whether an evaluation may send per-image scores. Absent means false. The protocol has no task
+   * that asks for them yet: this version of the agent sends aggregate statistics only, whatever
+   * this says; the field is here so a hospital's consent is recorded before any such task exists.
+   */
+  allowPerImageScores: z.boolean().optional(),
 });
 
 export type SitePolicy = z.infer<typeof sitePolicySchema>;

@@ -5,7 +5,7 @@ import { predictProbabilities } from '../../shared/model/predict.js';
 import type { Task } from '../../shared/wire/index.js';
 import type { DownloadedModel } from '../connection/coordinator-client.js';
 import { trainClassifier } from './local-trainer.js';
-import type { Trainer, TrainingOutcome, TrainingProgress } from './trainer.js';
+import type { Trainer, TrainingOutcome, TrainingProgress, ValidationScores } from './trainer.js';
 
 /** Real local training with TensorFlow.js on the site's own images. */
 export class TfjsTrainer implements Trainer {
@@ -21,6 +21,19 @@ export class TfjsTrainer implements Trainer {
 
   get valExamples(): number {
     return this.data.val.count;
+  }
+
+  async evaluate(model: DownloadedModel, signal: AbortSignal): Promise<ValidationScores> {
+    const net = await modelFromTopologyJson(model.topology);
+    try {
+      writeFlatWeights(net, model.header.tensors, model.weights);
+      signal.throwIfAborted();
+      const probabilities = await predictProbabilities(net, this.data.val);
+      const { labels, classes, subgroups } = this.data.val;
+      return { labels, probabilities, classes, subgroups };
+    } finally {
+      net.dispose();
+    }
   }
 
   async train(model: DownloadedModel, task: Task, onProgress: (p: TrainingProgress) => void, signal: AbortSignal): Promise<TrainingOutcome> {

@@ -20,10 +20,25 @@ export interface TrainingOutcome {
   seconds: number;
 }
 
+/**
+ * The global model's outputs on the site's validation images, for an evaluation task. They stay
+ * at the site: the agent turns them into aggregate statistics before anything is sent.
+ */
+export interface ValidationScores {
+  labels: Int32Array;
+  /** Softmax output, N x classes row-major. */
+  probabilities: Float32Array;
+  classes: number;
+  /** Subgroup columns of the validation images, when the site's data declares any. */
+  subgroups?: Readonly<Record<string, readonly string[]>>;
+}
+
 /** Local training at a site. Implementations hold the site's data; it never leaves them. */
 export interface Trainer {
   readonly backend: string;
   readonly trainExamples: number;
   readonly valExamples: number;
   train(model: DownloadedModel, task: Task, onProgress: (p: TrainingProgress) => void, signal: AbortSignal): Promise<TrainingOutcome>;
+  /** Scores the model on the validation split without training; absent when the trainer cannot (the site declines evaluation tasks). */
+  evaluate?(model: DownloadedModel, signal: AbortSignal): Promise<ValidationScores>;
 }

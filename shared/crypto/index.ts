@@ -5,3 +5,4 @@ export * from './handshake.js';
 export * from './sealed-update.js';
 export * from './model-signature.js';
 export * from './admin-key.js';
+export * from './sealed-evaluation.js';

@@ -80,7 +80,26 @@ export function makeSyntheticSet(opts: SyntheticOptions): ImageSet {
     drawImage(canvas, size, labels[n] === 1, difficulty, shift, rng);
     images.set(canvas, n * pixels);
   }
-  return { images, labels, count: opts.count, height: size, width: size, channels: 1, classes: 2 };
+  const set = { images, labels, count: opts.count, height: size, width: size, channels: 1, classes: 2 };
+  return opts.site === undefined ? set : { ...set, subgroups: syntheticSubgroups(opts.site, opts.count, opts.seed) };
+}
+
+/** Gamma at or above which a site's simulated scanner counts as the second vendor's. */
+const VENDOR_B_GAMMA = 1.1;
+
+/**
+ * Subgroup columns of a synthetic site's images, for fairness reports and their tests: `scanner`
+ * follows the site's acquisition shift (its contrast curve), so it is one value per site;
+ * `sex` is drawn per image from its own seeded stream. Neither changes a pixel: the images are
+ * drawn from another stream, and the label does not depend on either column.
+ */
+export function syntheticSubgroups(site: number, count: number, seed: number): Record<string, string[]> {
+  const scanner = siteShift(site).gamma >= VENDOR_B_GAMMA ? 'vendor-B' : 'vendor-A';
+  const rng = new Random(hashSeed(seed, site + 1, 0x5e7));
+  return {
+    scanner: new Array<string>(count).fill(scanner),
+    sex: Array.from({ length: count }, () => (rng.next() < 0.5 ? 'F' : 'M')),
+  };
 }
 
 interface Lung {

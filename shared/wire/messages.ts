@@ -1,3 +1,5 @@
+import type { RoundEvaluation } from '../evaluation/record.js';
+
 /**
  * TypeScript shapes of the messages in proto/medley.proto, as @grpc/proto-loader decodes them
  * (camelCase fields, 64-bit integers as numbers, defaults filled in, `body` naming the oneof set).
@@ -214,6 +216,13 @@ export type UpdateChunk =
   | { body?: 'data'; data: Buffer }
   | { body?: 'trailer'; trailer: UpdateTrailer };
 
+/** An evaluation task's answer: a header like an update's (kind "evaluation"), the sealed JSON body, the site's signature. */
+export interface SealedEvaluation {
+  header: UpdateHeader;
+  sealedBody: Uint8Array;
+  signature: Uint8Array;
+}
+
 export interface UploadReceipt {
   accepted: boolean;
   round: number;
@@ -263,6 +272,10 @@ export interface RoundRecord {
   strategy?: string;
   /** Sites that reported their task failed (the round stopped waiting for them). */
   failed?: string[];
+  /** An evaluation round's per-site and pooled figures (on the wire: evaluationJson). */
+  evaluation?: RoundEvaluation | null;
+  /** Wire form of `evaluation` (proto's evaluation_json); AdminClient turns it back into `evaluation`. */
+  evaluationJson?: string;
 }
 
 export interface StatusReply {
@@ -295,6 +308,10 @@ export interface StartRoundsRequest {
   strategy?: string;
   /** The strategy's numeric parameters by name (mu, eta, beta1, beta2, tau, momentum, f, m, trim). */
   strategyParams?: Record<string, number>;
+  /** One evaluation round: the sites score the current model on their validation split; nothing is trained. */
+  evaluate?: boolean;
+  /** Only these sites may be selected (absent or empty: any connected site). */
+  sites?: string[];
 }
 
 export interface StartRoundsReply {
@@ -307,6 +324,8 @@ export type RoundEventKind =
   | 'progress'
   | 'update-accepted'
   | 'update-rejected'
+  | 'evaluation-accepted'
+  | 'evaluation-rejected'
   | 'task-refused'
   | 'round-closed'
   | 'round-failed'
