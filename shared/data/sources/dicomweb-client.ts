@@ -90,7 +90,7 @@ export class DicomwebClient {
   /** QIDO-RS: one page of results at `level` within `scope`. */
   async search(level: QidoLevel, scope: Scope = {}, query: QidoQuery = {}): Promise<DicomJson[]> {
     const url = this.#url([...scopePath(scope, level), level], queryParams(query));
-    return withRetry(url, this.#options, async () => {
+    return withRetry(this.#options, async () => {
       const exchange = await send(url, 'application/dicom+json', this.#credentials, this.#idle());
       try {
         // 204 No Content is how some servers say "no matches".
@@ -158,7 +158,7 @@ export class DicomwebClient {
     const url = this.#url(path, []);
     const ts = this.#options.transferSyntax;
     const accept = `multipart/related; type="application/dicom"${ts ? `; transfer-syntax=${ts}` : ''}`;
-    return withRetry(url, this.#options, async () => {
+    return withRetry(this.#options, async () => {
       const exchange = await send(url, accept, this.#credentials, this.#idle());
       return readDicomParts(exchange, url, onInstance);
     });

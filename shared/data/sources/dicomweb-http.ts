@@ -95,7 +95,7 @@ export async function send(url: string, accept: string, credentials: Credentials
  * the whole operation (request and body), because a stream cut halfway is as retryable as a
  * refused connection.
  */
-export async function withRetry<T>(what: string, options: RetryOptions, op: () => Promise<T>): Promise<T> {
+export async function withRetry<T>(options: RetryOptions, op: () => Promise<T>): Promise<T> {
   const attempts = options.attempts ?? 4;
   const base = options.baseDelayMs ?? 250;
   const max = options.maxDelayMs ?? 8000;
@@ -107,7 +107,7 @@ export async function withRetry<T>(what: string, options: RetryOptions, op: () =
       const retryable = err instanceof DicomwebError && err.retryable;
       if (!retryable || attempt >= attempts) {
         if (err instanceof DicomwebError && attempt > 1) {
-          throw new DicomwebError(`${err.message} (gave up after ${attempt} attempts at ${what})`, err.url, err.status, false);
+          throw new DicomwebError(`${err.message} (gave up after ${attempt} attempts)`, err.url, err.status, false);
         }
         throw err;
       }
