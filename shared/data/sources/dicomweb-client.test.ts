@@ -124,6 +124,15 @@ describe('DicomwebClient WADO-RS against a real Orthanc', () => {
     expect(proxy.requests).toHaveLength(1);
   });
 
+  it("an error thrown by the caller's handler comes back unchanged and is not retried", async () => {
+    const failure = new Error('disk full');
+    const err = await client({ attempts: 3 }).retrieve({ study: studyA, series: seriesA1 }, async () => {
+      throw failure;
+    }).catch((e: unknown) => e);
+    expect(err).toBe(failure);
+    expect(proxy.requests).toHaveLength(1);
+  });
+
   it('asks for the transfer syntax it is told to', async () => {
     const sop = sopsOf(seriesB1)[0]!;
     const bytes = await client({ transferSyntax: '*' }).retrieveInstance(studyB, seriesB1, sop);

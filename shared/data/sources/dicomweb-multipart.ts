@@ -62,7 +62,12 @@ export async function readDicomParts(exchange: Exchange, url: string, onPart: (b
         preamble = null;
       }
       for (const part of parser.write(chunk)) {
-        await onPart(checkPart(part, url, parts));
+        const bytes = checkPart(part, url, parts);
+        try {
+          await onPart(bytes);
+        } catch (err) {
+          throw new HandlerError(err);
+        }
         parts++;
       }
       if (finished(parser)) {
@@ -75,6 +80,9 @@ export async function readDicomParts(exchange: Exchange, url: string, onPart: (b
       throw new DicomwebError(`DICOMweb GET ${url}: the answer ended before its closing multipart boundary (after ${parts} instance(s)); the connection was probably cut`, url, undefined, true);
     }
   } catch (err) {
+    // What the caller's handler threw (a disk full, a part that is no DICOM file) is its own
+    // error, not a network failure: passed on as it is, and not retried.
+    if (err instanceof HandlerError) throw err.cause;
     if (err instanceof MultipartParseError) {
       throw new DicomwebError(`DICOMweb GET ${url}: malformed multipart answer (${err.message})`, url, undefined, true);
     }
@@ -84,6 +92,12 @@ export async function readDicomParts(exchange: Exchange, url: string, onPart: (b
     reader.releaseLock();
   }
   return parts;
+}
+
+class HandlerError extends Error {
+  constructor(override readonly cause: unknown) {
+    super('part handler failed');
+  }
 }
 
 function finished(parser: MultipartParser): boolean {
