@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { registerAgent } from './commands/agent.js';
 import { registerCoordinator } from './commands/coordinator.js';
+import { registerData } from './commands/data.js';
 import { registerDemo } from './commands/demo.js';
 import { registerKeys } from './commands/keys.js';
 import { registerRound } from './commands/round.js';
@@ -19,6 +20,7 @@ registerDemo(program);
 registerSimulate(program);
 registerCoordinator(program);
 registerAgent(program);
+registerData(program);
 registerRound(program);
 registerStatus(program);
 registerSite(program);

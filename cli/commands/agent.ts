@@ -1,4 +1,5 @@
 import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { AgentRefusedError, NodeAgent } from '../../node-agent/index.js';
 import { Safeguards } from '../../node-agent/safeguards.js';
@@ -7,7 +8,7 @@ import { parsePublicKey, readIdentityFile } from '../../shared/crypto/index.js';
 import { registerAgentAudit } from './agent-audit.js';
 import type { Trainer } from '../../node-agent/index.js';
 import { finiteNumber, hostPort, nonNegativeInt, positiveInt } from './parse.js';
-import { dataSpecFrom, partitionFlag } from './data-options.js';
+import { DATA_HELP, dataSpecFrom, decodedSourceOptions, partitionFlag } from './data-options.js';
 
 interface AgentRunOptions {
   coordinator: string;
@@ -21,6 +22,9 @@ interface AgentRunOptions {
   partition: string;
   seed: number;
   count?: number;
+  labels?: string;
+  window?: string;
+  size?: number;
   trainer: string;
   step: number;
   examples: number;
@@ -29,7 +33,7 @@ interface AgentRunOptions {
 
 export function registerAgent(program: Command): void {
   const agent = program.command('agent').description("run a hospital's node agent");
-  agent
+  decodedSourceOptions(agent
     .command('run')
     .description('dial the coordinator, take tasks, train locally, send back only weight updates')
     .requiredOption('--coordinator <host:port>', 'coordinator address', hostPort)
@@ -38,7 +42,7 @@ export function registerAgent(program: Command): void {
     .requiredOption('--coordinator-key <key|file>', "the coordinator's public key (ed25519:… or its coordinator.key.pub): the only coordinator this agent trusts")
     .option('--policy <file>', "the hospital's site policy (YAML): methods, DP minimums, secure aggregation, model size; without it any task is accepted")
     .option('--state <dir>', "the agent's own folder: privacy ledger and audit log", 'medley-agent')
-    .option('--data <synthetic|file.npz>', 'local training data', 'synthetic')
+    .option('--data <source>', `local training data, ${DATA_HELP}`, 'synthetic')
     .option('--shard <i/n>', "this site's share when one file is split across n sites (1-based)", '1/1')
     .option('--partition <scheme>', 'how a shared file is split across sites: iid, dirichlet:ALPHA (label skew; label-skew = dirichlet:0.5) or by-label', partitionFlag, 'iid')
     .option('--seed <s>', 'data seed', nonNegativeInt, 0)
@@ -46,7 +50,7 @@ export function registerAgent(program: Command): void {
     .option('--trainer <tfjs|fixed-step>', 'tfjs trains for real; fixed-step (benchmarks/tests only) adds --step to every weight', 'tfjs')
     .option('--step <x>', 'the constant a fixed-step trainer adds', finiteNumber, 0.001)
     .option('--examples <n>', 'example count a fixed-step trainer reports', positiveInt, 100)
-    .option('--max-attempts <n>', 'give up after this many failed connection attempts in a row (0 = never)', nonNegativeInt, 0)
+    .option('--max-attempts <n>', 'give up after this many failed connection attempts in a row (0 = never)', nonNegativeInt, 0))
     .action(async (opts: AgentRunOptions) => {
       const log = (m: string) => process.stderr.write(`[agent ${opts.name}] ${m}\n`);
       const identity = await readIdentityFile(opts.identity);
@@ -60,10 +64,11 @@ export function registerAgent(program: Command): void {
         const { FixedStepTrainer } = await import('../../node-agent/trainer/fixed-step-trainer.js');
         trainer = new FixedStepTrainer(opts.step, opts.examples);
       } else if (opts.trainer === 'tfjs') {
-        const { loadSiteData } = await import('../../shared/data/index.js');
+        const { readSiteData } = await import('../../shared/data/index.js');
         const { selectBackend } = await import('../../shared/model/index.js');
         const { TfjsTrainer } = await import('../../node-agent/trainer/tfjs-trainer.js');
-        const data = loadSiteData(dataSpecFrom(opts));
+        // Decoded sources log one line per skipped file and a summary; none of them stops the agent.
+        const data = await readSiteData({ ...dataSpecFrom(opts), cacheDir: join(opts.state, 'data-cache') }, { log: (m) => log(`data: ${m}`) });
         const backend = await selectBackend({ log });
         log(`data: ${data.source}: ${data.train.count} training, ${data.val.count} validation images`);
         trainer = new TfjsTrainer(data, backend);

@@ -5,7 +5,7 @@ import { formatPublicKey, parsePublicKey } from '../../shared/crypto/index.js';
 import { ConfigError } from '../../shared/wire/index.js';
 import { hostPort, nonNegativeInt, positiveInt, positiveNumber, collect } from './parse.js';
 import { initialModel } from './initial-model.js';
-import { dataSpecFrom } from './data-options.js';
+import { dataSpecFrom, SPLITTABLE_KINDS } from './data-options.js';
 
 interface InitOptions {
   dir: string;
@@ -71,7 +71,7 @@ export function registerCoordinator(program: Command): void {
       if (opts.evalData) {
         const { loadHeldOut } = await import('../../shared/data/index.js');
         const { createHeldOutEvaluator } = await import('../../coordinator/eval/held-out-evaluator.js');
-        const spec = dataSpecFrom({ data: opts.evalData, seed: opts.evalSeed, shard: '1/1', partition: 'iid' });
+        const spec = dataSpecFrom({ data: opts.evalData, seed: opts.evalSeed, shard: '1/1', partition: 'iid' }, { flag: '--eval-data', kinds: SPLITTABLE_KINDS, refusal: 'held-out evaluation at the coordinator takes synthetic or a .npz' });
         const heldOut = loadHeldOut(spec);
         log(`held-out evaluation on ${heldOut.count} images from ${opts.evalData}`);
         evaluator = await createHeldOutEvaluator(heldOut, log);

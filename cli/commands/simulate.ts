@@ -6,7 +6,7 @@ import { parseAttack, type AttackCount } from '../simulate/attack.js';
 import { defaultDeadlineSeconds, runSimulation } from '../simulate/run-simulation.js';
 import { TRAINER_KINDS, type TrainerKind } from '../simulate/site-trainer.js';
 import { TRANSPORTS, type StartFederation, type TransportName } from '../simulate/transport.js';
-import { dataSpecFrom, partitionFlag } from './data-options.js';
+import { dataSpecFrom, partitionFlag, SPLITTABLE_KINDS } from './data-options.js';
 import { finiteNumber, positiveInt, positiveNumber, nonNegativeInt } from './parse.js';
 import { checkStrategy, strategyOptions } from './strategy-options.js';
 
@@ -88,7 +88,7 @@ export function registerSimulate(program: Command): void {
       throw new InvalidArgumentError(`--min-sites ${flags.minSites} is more than the ${flags.sites} sites simulated`);
     }
     // Checks the file exists (with the message the other commands give).
-    dataSpecFrom({ data: flags.data, shard: '1/1', partition: flags.partition, seed: flags.seed, count: flags.count });
+    dataSpecFrom({ data: flags.data, shard: '1/1', partition: flags.partition, seed: flags.seed, count: flags.count }, { kinds: SPLITTABLE_KINDS, refusal: 'simulate divides synthetic data or a .npz among its sites; a folder or PACS is one real site, for `medley agent run --data`' });
     const workers = flags.transport === 'inproc' ? 1 : Math.min(flags.workers ?? availableParallelism(), flags.sites);
     const out = flags.out ?? `runs/simulate-${new Date().toISOString().replace(/[:.]/g, '-')}`;
     const result = await runSimulation(

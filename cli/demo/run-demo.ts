@@ -4,7 +4,7 @@ import { ModelStore, initCoordinatorState } from '../../coordinator/index.js';
 import { adminKeyPath, coordinatorKeyPath } from '../../coordinator/store/index.js';
 import { generateIdentity, readAdminKeyFile, writeIdentityFile } from '../../shared/crypto/index.js';
 import { AdminClient } from '../admin-client.js';
-import { dataSpecFrom } from '../commands/data-options.js';
+import { dataSpecFrom, SPLITTABLE_KINDS } from '../commands/data-options.js';
 import { initialModel } from '../commands/initial-model.js';
 import { startAndFollow } from '../commands/round.js';
 import { writeRunReport, type RunSummary } from '../report/index.js';
@@ -64,7 +64,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
 
   // The held-out set tells the model's input shape and classes (and checks the data early).
   const { loadHeldOut } = await import('../../shared/data/index.js');
-  const heldOut = loadHeldOut(dataSpecFrom({ data: options.data, shard: '1/1', partition: 'iid', seed: options.seed, count: options.count }));
+  const heldOut = loadHeldOut(dataSpecFrom({ data: options.data, shard: '1/1', partition: 'iid', seed: options.seed, count: options.count }, { kinds: SPLITTABLE_KINDS, refusal: 'the demo divides synthetic data or a .npz among its sites; a folder or PACS is one real site, for `medley agent run --data`' }));
   const siteNames = Array.from({ length: options.sites }, (_, i) => `site-${i + 1}`);
   const model = await initialModel(options.model, `${heldOut.height}x${heldOut.width}x${heldOut.channels}`, heldOut.classes, options.seed + 1234);
   // Each site gets its own identity, as `medley keys generate` would make at the hospital.

@@ -1,6 +1,8 @@
 /**
  * What a node agent (its own site's data) or the coordinator (held-out data no site trains on)
- * loads, from either the synthetic generator or a MedMNIST-style .npz file.
+ * loads: the synthetic generator or a MedMNIST-style .npz file (synchronously, here), or any
+ * source named as `--data` takes it (a DICOM, NIfTI or image folder, a PACS), read and decoded
+ * by shared/data/sources and divided here the same way (the read* functions).
  */
 import { statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
@@ -9,9 +11,14 @@ import { concatSets, partitionIndices, partitionPlan, subset, type PartitionSche
 import { hashSeed, Random } from './random.js';
 import { makeSyntheticSet } from './synthetic.js';
 import type { ImageSet, SiteData } from './types.js';
+import { DEFAULT_WINDOW, type WindowChoice } from './sources/model-input.js';
+import { readLabelledExamples, type LabelledExamples } from './sources/labelled-examples.js';
+import { isImageSource, type ImageSourceSpec } from './sources/open-source.js';
+import { labelledHeldOut, labelledShards } from './sources/site-split.js';
+import { formatSourceSpec, parseSourceSpec } from './sources/source-spec.js';
 
 export interface DataSpec {
-  /** 'synthetic', or the path of a MedMNIST-style .npz file. */
+  /** As typed after --data: 'synthetic', PATH.npz, dicom:DIR, nifti:DIR, folder:DIR or dicomweb:URL (see parseSourceSpec). */
   source: 'synthetic' | string;
   /** This site's shard: 0-based index of count (use parseShard for the human "i/n" form). */
   shard: { index: number; count: number };
@@ -19,9 +26,27 @@ export interface DataSpec {
   seed: number;
   /** Synthetic only: training images per site (default 400). */
   syntheticCount?: number;
-  /** Image side in pixels. Synthetic: any (default 28). .npz: must match the file if given. */
+  /** Image side in pixels. Synthetic: any (default 28). .npz: must match the file if given. Decoded images are resized to it (default 28). */
   size?: number;
+  /** Decoded sources: the labels CSV (default: labels.csv in the source's folder). */
+  labels?: string;
+  /** Decoded sources: how values become [0, 1] (default: per-image min-max). */
+  window?: WindowChoice;
+  /** Decoded sources: channels the model reads (default 1; colour becomes luma). */
+  channels?: 1 | 3;
+  /** Decoded sources: a folder the source may cache what it fetched in (a PACS). */
+  cacheDir?: string;
 }
+
+/** How long reads report and stop. */
+export interface ReadOptions {
+  /** One line per skipped input, unlabelled image, and a summary. */
+  log?: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+/** The input size decoded images are resized to when the spec names none: the zoo's default input. */
+export const DEFAULT_INPUT_SIZE = 28;
 
 export interface HeldOutSpec extends Omit<DataSpec, 'shard' | 'partition'> {
   /** Synthetic only: number of held-out images (default 500). .npz uses the whole test split. */
@@ -36,6 +61,53 @@ export const DEFAULT_HELD_OUT_SITES = 4;
 
 /** Separate seed streams: training, validation and held-out data never share images. */
 const STREAM = { train: 1, val: 2, heldOut: 3, valPartition: 4, classMix: 5 } as const;
+
+/** A site's data from any source (decoded sources are read and decoded here, hence async). */
+export async function readSiteData(spec: DataSpec, options: ReadOptions = {}): Promise<SiteData> {
+  checkShard(spec.shard);
+  return (await readSiteShards(spec, spec.shard.count, options)).load(spec.shard.index);
+}
+
+/** Every site's share of any source; see openSiteShards. */
+export async function readSiteShards(spec: Omit<DataSpec, 'shard'>, sites: number, options: ReadOptions = {}): Promise<SiteShards> {
+  const parsed = parseSourceSpec(spec.source);
+  if (!isImageSource(parsed)) return openSiteShards(spec, sites);
+  if (!Number.isInteger(sites) || sites < 1) throw new Error(`the number of sites must be an integer >= 1, got ${sites}`);
+  const shards = labelledShards(await readExamples(parsed, spec, options), spec, sites);
+  return {
+    sites,
+    counts: (index) => shards.counts(checkShard({ index, count: sites })),
+    load: (index) => shards.load(checkShard({ index, count: sites })),
+  };
+}
+
+/** Held-out data from any source: a decoded source's `test` rows, or all of it when none is marked. */
+export async function readHeldOut(spec: HeldOutSpec, options: ReadOptions = {}): Promise<ImageSet> {
+  const parsed = parseSourceSpec(spec.source);
+  if (!isImageSource(parsed)) return loadHeldOut(spec);
+  return labelledHeldOut(await readExamples(parsed, spec, options));
+}
+
+function readExamples(source: ImageSourceSpec, spec: Omit<DataSpec, 'shard' | 'partition'>, options: ReadOptions): Promise<LabelledExamples> {
+  const side = spec.size ?? DEFAULT_INPUT_SIZE;
+  return readLabelledExamples(source, {
+    labels: spec.labels,
+    input: { height: side, width: side, channels: spec.channels ?? 1 },
+    window: spec.window ?? DEFAULT_WINDOW,
+    requireLabels: true,
+    cacheDir: spec.cacheDir,
+    log: options.log,
+    signal: options.signal,
+  });
+}
+
+/** Refuses, in the synchronous loaders, a source that must be read (and decoded) first. */
+function checkSynchronous(source: string): void {
+  const parsed = parseSourceSpec(source);
+  if (isImageSource(parsed)) {
+    throw new Error(`${formatSourceSpec(parsed)} is decoded asynchronously: load it with readSiteData, readSiteShards or readHeldOut`);
+  }
+}
 
 export function loadSiteData(spec: DataSpec): SiteData {
   checkShard(spec.shard);
@@ -57,6 +129,7 @@ export interface SiteShards {
 
 export function openSiteShards(spec: Omit<DataSpec, 'shard'>, sites: number): SiteShards {
   if (!Number.isInteger(sites) || sites < 1) throw new Error(`the number of sites must be an integer >= 1, got ${sites}`);
+  checkSynchronous(spec.source);
   const shards = spec.source === 'synthetic' ? syntheticShards(spec, sites) : npzShards(spec, sites);
   return {
     sites,
@@ -66,6 +139,7 @@ export function openSiteShards(spec: Omit<DataSpec, 'shard'>, sites: number): Si
 }
 
 export function loadHeldOut(spec: HeldOutSpec): ImageSet {
+  checkSynchronous(spec.source);
   if (spec.source === 'synthetic') {
     const total = spec.count ?? DEFAULT_HELD_OUT_COUNT;
     const sites = spec.sites ?? DEFAULT_HELD_OUT_SITES;
