@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { openDicomFolder } from './dicom.js';
+import { dicomwebCacheDir, openDicomweb } from './dicomweb.js';
 import { openImageFolder } from './folder.js';
 import { DEFAULT_LABELS_FILE } from './folder-files.js';
 import type { LabelTable } from './labels-csv.js';
@@ -39,7 +40,9 @@ export function openImageSource(spec: ImageSourceSpec, options: OpenSourceOption
     case 'nifti':
       return openNiftiFolder(spec.dir, folder);
     case 'dicomweb':
-      throw new Error(`data source dicomweb:${spec.url}: reading from a PACS is not available in this build`);
+      // The CSV selects what is fetched from the PACS, so it is needed even just to look.
+      if (!options.labels) throw new Error(missingLabelsReason(spec));
+      return openDicomweb(spec.url, { labels: options.labels.table, cacheDir: dicomwebCacheDir(options.cacheDir), log: options.log });
   }
 }
 
