@@ -6,6 +6,7 @@ import {
   TENSOR_FORMAT_VERSION,
   chunksOf,
   medleyPackage,
+  uploadGoAhead,
   writeMessage,
   type AgentMessage,
   type CoordinatorMessage,
@@ -109,8 +110,16 @@ export class SiteDriver {
       this.client,
       (err: grpc.ServiceError | null, receipt?: UploadReceipt) => (err ? settle.reject(err) : settle.resolve(receipt!)),
     );
+    // As an agent does: the header, then the chunks once the coordinator gives the go-ahead.
+    const goAhead = uploadGoAhead(call as grpc.ClientWritableStream<unknown>);
+    goAhead.catch(() => undefined);
     const write = async () => {
-      for (const message of messages) await writeMessage(call, message);
+      let first = true;
+      for (const message of messages) {
+        await writeMessage(call, message);
+        if (first) await goAhead;
+        first = false;
+      }
       call.end();
     };
     write().catch((err: Error) => {

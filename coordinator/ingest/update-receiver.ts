@@ -80,14 +80,14 @@ function checkHeader(header: UpdateHeader, admitted: AdmittedUpload): void {
 export const DEFAULT_UPLOAD_SLOTS = 8;
 
 /**
- * How many uploads may wait, unread, for a slot. A waiting upload still costs memory: HTTP/2 lets
- * its sender fill one stream window (16 MiB) before it must stop, so 500 sites uploading a 4 MiB
- * model at the same moment held 2.2 GB in the coordinator (`npm run bench -- --only scale`) before
- * this limit. Beyond it an upload is turned away at once (UNAVAILABLE, which agents retry with
- * backoff and jitter), so the coordinator holds at most (slots + waiting) windows however many
- * sites report together.
+ * How many uploads may wait for a slot. An agent sends its header, then waits for the slot's
+ * go-ahead (UPLOAD_GO_METADATA) before its chunks, so a waiting upload costs little. Before that,
+ * HTTP/2 let every sender fill a 16 MiB stream window at once: 500 sites uploading a 4 MiB model
+ * together held 2.2 GB in the coordinator (`npm run bench -- --only scale`). The line is still
+ * bounded for clients that do not wait: beyond it an upload is turned away unread (UNAVAILABLE,
+ * which agents retry with backoff and jitter).
  */
-export const DEFAULT_WAITING_UPLOADS = 8;
+export const DEFAULT_WAITING_UPLOADS = 64;
 
 /** An upload that sends nothing for this long gives its slot up (the agent retries it). */
 export const UPLOAD_STALL_MS = 30_000;
@@ -164,7 +164,11 @@ export class UpdateReceiver {
 
   private readonly slotCount: number;
 
-  async receive(stream: AsyncIterable<UpdateChunk>, onBytes?: (n: number) => void): Promise<UploadReceipt> {
+  /**
+   * `onSlot` runs when the upload gets its slot: the service tells the agent to start sending its
+   * chunks then (UPLOAD_GO_METADATA), so an upload waiting in line costs its header, not a window.
+   */
+  async receive(stream: AsyncIterable<UpdateChunk>, onBytes?: (n: number) => void, onSlot?: () => void): Promise<UploadReceipt> {
     if (this.slots.full && this.slots.queued >= this.waitingUploads) {
       this.turnedAway++;
       throw new BusyError(
@@ -175,6 +179,7 @@ export class UpdateReceiver {
     // folding the spooled update into the round then needs no network buffers.
     const freeSlot = await this.slots.acquire();
     try {
+      onSlot?.();
       return await this.receiveIn(stream, freeSlot, onBytes);
     } finally {
       freeSlot();

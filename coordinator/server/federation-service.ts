@@ -8,6 +8,7 @@ import {
   PROTOCOL_VERSION,
   TENSOR_FORMAT_VERSION,
   TruncatedStreamError,
+  UPLOAD_GO_METADATA,
   UnknownSiteError,
   toServiceError,
   writeMessage,
@@ -46,6 +47,20 @@ function notOnList(site: string): UnknownSiteError {
 
 /** How long an agent has to answer the challenge. */
 const PROOF_TIMEOUT_MS = 20_000;
+
+/**
+ * After an upload is refused the agent may still be sending (it learns of the refusal when the
+ * status arrives). What it sent must be read and dropped: bytes nobody reads keep the HTTP/2
+ * flow-control windows shut, and on a connection shared by several uploads one refused stream
+ * would then stall the others.
+ */
+function drain(call: grpc.ServerReadableStream<UpdateChunk, UploadReceipt>): void {
+  if (call.destroyed || call.readableEnded) return;
+  call.removeAllListeners('readable');
+  call.on('data', () => undefined);
+  call.on('error', () => undefined);
+  call.resume();
+}
 
 /** The service agents dial: control session, model download, update upload. */
 export function federationService(deps: FederationServiceDeps): grpc.UntypedServiceImplementation {
@@ -223,7 +238,11 @@ export function federationService(deps: FederationServiceDeps): grpc.UntypedServ
       }
     })();
     receiver
-      .receive(guarded)
+      .receive(guarded, undefined, () => {
+        const go = new grpc.Metadata();
+        go.set(UPLOAD_GO_METADATA, 'go');
+        call.sendMetadata(go);
+      })
       .then((receipt) => {
         events.publish({ kind: 'update-accepted', round: receipt.round, site: '', message: receipt.message, record: null });
         callback(null, receipt);
@@ -233,6 +252,7 @@ export function federationService(deps: FederationServiceDeps): grpc.UntypedServ
         log(`update refused: ${status.details}`);
         events.publish({ kind: 'update-rejected', round: controller.openRound?.number ?? 0, site: '', message: status.details ?? '', record: null });
         callback(status, null);
+        drain(call);
       });
   }
 

@@ -9,6 +9,7 @@ import {
   TransferDigest,
   TruncatedStreamError,
   chunksOf,
+  uploadGoAhead,
   medleyPackage,
   type InProcessClient,
   writeMessage,
@@ -177,9 +178,12 @@ export class CoordinatorClient {
     );
     let sealed: ReturnType<UpdateSealer['finish']>;
     try {
+      const goAhead = uploadGoAhead(call);
       await writeMessage(call, {
         header: { ...binding, scheme: SEALING_SCHEME, sealedKey: sealer.sealedKey, headerSignature: sealer.headerSignature },
       });
+      // The chunks wait for the coordinator's go-ahead: an upload in its queue then costs it nothing.
+      await goAhead;
       let sent = 0;
       for (const chunk of chunksOf(payload, CHUNK_BYTES)) {
         await writeMessage(call, { data: sealer.seal(chunk) });

@@ -55,3 +55,37 @@ export const CHANNEL_OPTIONS: grpc.ChannelOptions = {
 
 /** Default size of one data chunk on the wire. */
 export const CHUNK_BYTES = 1024 * 1024;
+
+/**
+ * Response metadata key the coordinator sends on UploadUpdate once the upload has a slot: the agent
+ * sends its header, waits for it, then streams the chunks. Uploads waiting in line therefore hold
+ * no HTTP/2 window of data at the coordinator.
+ */
+export const UPLOAD_GO_METADATA = 'x-medley-upload';
+
+/** Resolves when the coordinator gives an upload its go-ahead; rejects when the call ends first. */
+export function uploadGoAhead(call: grpc.ClientWritableStream<unknown>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const cleanup = () => {
+      call.off('metadata', onMetadata);
+      call.off('status', onStatus);
+      call.off('error', onError);
+    };
+    const onMetadata = (metadata: grpc.Metadata) => {
+      if (metadata.get(UPLOAD_GO_METADATA).length === 0) return;
+      cleanup();
+      resolve();
+    };
+    const onStatus = (status: grpc.StatusObject) => {
+      cleanup();
+      reject(Object.assign(new Error(status.details), { code: status.code, details: status.details }));
+    };
+    const onError = (err: Error) => {
+      cleanup();
+      reject(err);
+    };
+    call.on('metadata', onMetadata);
+    call.on('status', onStatus);
+    call.on('error', onError);
+  });
+}
