@@ -60,13 +60,14 @@ describe('UpdateReceiver', () => {
     const receiver = new UpdateReceiver(gate(accepted), keys, await spoolDir(), 1);
     let letGo!: () => void;
     const hold = new Promise<void>((resolve) => (letGo = resolve));
-    const first = receiver.receive(upload('a', log, hold));
-    const second = receiver.receive(upload('b', log));
+    // The go-ahead (the agent may now send its chunks) comes with the slot, never before.
+    const first = receiver.receive(upload('a', log, hold), undefined, () => log.push('a go'));
+    const second = receiver.receive(upload('b', log), undefined, () => log.push('b go'));
     await new Promise((r) => setTimeout(r, 50));
-    expect(log).toEqual(['a read']);
+    expect(log).toEqual(['a go', 'a read']);
     letGo();
     await Promise.all([first, second]);
-    expect(log).toEqual(['a read', 'b read']);
+    expect(log).toEqual(['a go', 'a read', 'b go', 'b read']);
     expect(accepted).toEqual(['a', 'b']);
   });
 
