@@ -4,8 +4,15 @@
  * rather than settings.
  */
 
-/** Equal-width bins of the positive-class probability over [0, 1]; bin k holds [k/B, (k+1)/B). */
-export const SCORE_BINS = 100;
+/**
+ * Bins of the positive-class probability p, equally spaced in its logit log(p / (1 - p)): 0.1
+ * wide from -SCORE_LOGIT_RANGE to +SCORE_LOGIT_RANGE, the end bins also holding everything beyond.
+ * Equal-width bins of p would put most of a good model's scores into the top and bottom bins,
+ * where a pooled AUROC cannot order them (a first pneumonia study with 100 such bins had a
+ * resolution of 0.007). p = 0.5 (logit 0) is the edge between bins B/2 - 1 and B/2.
+ */
+export const SCORE_BINS = 240;
+export const SCORE_LOGIT_RANGE = 12;
 
 /** Equal-width bins of the top-label confidence for ECE and reliability diagrams (Guo et al.'s 15). */
 export const RELIABILITY_BINS = 15;

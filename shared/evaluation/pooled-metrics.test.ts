@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Random } from '../data/index.js';
 import { auprc, auroc, balancedAccuracy, brier, ece, f1, sensitivity, specificity } from '../metrics/index.js';
-import { SCORE_BINS } from './constants.js';
+import { SCORE_BINS, SCORE_LOGIT_RANGE } from './constants.js';
 import { aurocResolution, histogramAuroc, histogramAveragePrecision, metricsFromStatistics, prCurve, reliabilityDiagram, rocCurve } from './pooled-metrics.js';
 import { addStatistics, collectStatistics, scoreBin } from './statistics.js';
 
@@ -21,24 +21,38 @@ function sample(n: number, seed: number, quantum = 0): { y: number[]; p: number[
   return { y, p };
 }
 
-/** The within-bin pair bound, counted here from the raw scores with floor(p * B), independently of scoreBin. */
+/** The documented bin of p (0.1 logit wide, clamped, 0.5 an edge), written out here apart from scoreBin. */
+export function documentedBin(p: number): number {
+  if (p === 0) return 0;
+  if (p === 1) return SCORE_BINS - 1;
+  const z = Math.log(p / (1 - p));
+  const k = Math.max(0, Math.min(SCORE_BINS - 1, Math.floor((z + SCORE_LOGIT_RANGE) * 10)));
+  return p >= 0.5 ? Math.max(k, SCORE_BINS / 2) : Math.min(k, SCORE_BINS / 2 - 1);
+}
+
+/** The within-bin pair bound, counted here from the raw scores with documentedBin. */
 function withinBinBound(y: number[], p: number[]): number {
   const pos = new Array<number>(SCORE_BINS).fill(0);
   const neg = new Array<number>(SCORE_BINS).fill(0);
-  for (let i = 0; i < y.length; i++) (y[i] ? pos : neg)[Math.min(SCORE_BINS - 1, Math.floor(p[i]! * SCORE_BINS))]++;
+  for (let i = 0; i < y.length; i++) (y[i] ? pos : neg)[documentedBin(p[i]!)]++;
   const P = pos.reduce((a, b) => a + b, 0);
   const N = neg.reduce((a, b) => a + b, 0);
   return pos.reduce((s, c, k) => s + c * neg[k]!, 0) / 2 / (P * N);
 }
 
 describe('figures from score histograms and reliability sums', () => {
-  it('bins probabilities with 0.5 exactly on an edge', () => {
+  it('bins probabilities by logit, 0.1 wide, with 0.5 exactly on an edge and the ends holding everything beyond', () => {
+    expect(SCORE_BINS).toBe(240);
     expect(scoreBin(0)).toBe(0);
-    expect(scoreBin(0.5)).toBe(50);
-    expect(scoreBin(Math.fround(0.5 - 2 ** -25))).toBe(49);
-    expect(scoreBin(0.29)).toBe(29);
-    expect(scoreBin(0.999999)).toBe(99);
-    expect(scoreBin(1)).toBe(99);
+    expect(scoreBin(0.5)).toBe(120);
+    expect(scoreBin(Math.fround(0.5 - 2 ** -25))).toBe(119);
+    expect(scoreBin(1 / (1 + Math.exp(-0.25)))).toBe(122);
+    expect(scoreBin(1 / (1 + Math.exp(3.05)))).toBe(89);
+    // Confident scores stay apart: logits 8.05 and 9.05 (p 0.99968 and 0.99988) are ten bins apart.
+    expect([scoreBin(1 / (1 + Math.exp(-8.05))), scoreBin(1 / (1 + Math.exp(-9.05)))]).toEqual([200, 210]);
+    expect(scoreBin(1 - 1e-9)).toBe(239);
+    expect(scoreBin(1)).toBe(239);
+    for (const p of [1e-7, 0.01, 0.2, 0.4999, 0.5001, 0.8, 0.99, 0.9999]) expect(scoreBin(p)).toBe(documentedBin(p));
   });
 
   for (const quantum of [0, 0.05]) {

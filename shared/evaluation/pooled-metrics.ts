@@ -72,7 +72,7 @@ export function histogramAveragePrecision(s: ScoreStatistics): number {
 
 /** Counts at the decision threshold (p >= 0.5 is a positive call), exact from the bins. */
 export function confusionAtThreshold(s: ScoreStatistics): Confusion {
-  const first = scoreBin(DECISION_THRESHOLD, s.negative.length);
+  const first = scoreBin(DECISION_THRESHOLD);
   const c: Confusion = { tp: 0, fp: 0, tn: 0, fn: 0 };
   for (let k = 0; k < s.negative.length; k++) {
     if (k >= first) {

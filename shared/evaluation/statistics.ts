@@ -1,16 +1,19 @@
 import { LOG_LOSS_EPS, reliabilityBins } from '../metrics/index.js';
-import { RELIABILITY_BINS, SCORE_BINS } from './constants.js';
+import { RELIABILITY_BINS, SCORE_BINS, SCORE_LOGIT_RANGE } from './constants.js';
 import type { ReliabilitySums, ScoreStatistics } from './types.js';
 
 /**
- * Bin of a probability under [k/B, (k+1)/B) edges (the last bin also holds 1). The first guess
- * floor(p * B) can round across an edge, so it is corrected against the edges themselves: the
- * decision threshold 0.5 is then an exact bin edge, and counts at 0.5 are exact.
+ * Score bin of a probability (see SCORE_BINS): floor((logit(p) + range) * B / (2 range)),
+ * clamped to the end bins. The logit rounds, so the decision threshold is enforced on p itself:
+ * p >= 0.5 always lands in the upper half and p < 0.5 in the lower, and counts at 0.5 are exact.
  */
-export function scoreBin(p: number, bins = SCORE_BINS): number {
-  let k = Math.min(bins - 1, Math.max(0, Math.floor(p * bins)));
-  while (k > 0 && p < k / bins) k--;
-  while (k < bins - 1 && p >= (k + 1) / bins) k++;
+export function scoreBin(p: number): number {
+  const half = SCORE_BINS / 2;
+  const z = Math.log(p) - Math.log1p(-p);
+  let k = Math.floor((z + SCORE_LOGIT_RANGE) * (SCORE_BINS / (2 * SCORE_LOGIT_RANGE)));
+  k = Math.min(SCORE_BINS - 1, Math.max(0, Number.isNaN(k) ? 0 : k));
+  if (p >= 0.5 && k < half) k = half;
+  if (p < 0.5 && k >= half) k = half - 1;
   return k;
 }
 

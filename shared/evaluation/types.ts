@@ -21,7 +21,7 @@ export interface ReliabilitySums {
 export interface ScoreStatistics {
   examples: number;
   positives: number;
-  /** Counts of p per score bin (SCORE_BINS), for the negatives and the positives separately. */
+  /** Counts of p per score bin (SCORE_BINS, logit-spaced), for the negatives and the positives separately. */
   negative: number[];
   positive: number[];
   reliability: ReliabilitySums;

@@ -19,7 +19,7 @@ import { trainClassifier } from '../../node-agent/trainer/local-trainer.js';
 import { TfjsTrainer } from '../../node-agent/trainer/tfjs-trainer.js';
 import { generateIdentity, loadSodium, writeIdentityFile, readIdentityFile, parsePublicKey, readAdminKeyFile, type Identity } from '../../shared/crypto/index.js';
 import { makeSyntheticSet, openSiteShards, type SiteData } from '../../shared/data/index.js';
-import { SCORE_BINS, type RoundEvaluation } from '../../shared/evaluation/index.js';
+import { SCORE_BINS, SCORE_LOGIT_RANGE, type RoundEvaluation } from '../../shared/evaluation/index.js';
 import { auprc, auroc, balancedAccuracy, brier, ece, f1, sensitivity, specificity } from '../../shared/metrics/index.js';
 import { modelFromTopologyJson, predictProbabilities, readFlatWeights, selectBackend, writeFlatWeights, type BackendReport } from '../../shared/model/index.js';
 import type { RoundEvent, RoundRecord } from '../../shared/wire/index.js';
@@ -156,7 +156,12 @@ describe('a federated evaluation round', () => {
     const exact = auroc(labels, scores);
     const pos = new Array<number>(SCORE_BINS).fill(0);
     const neg = new Array<number>(SCORE_BINS).fill(0);
-    labels.forEach((y, i) => (y ? pos : neg)[Math.min(SCORE_BINS - 1, Math.floor(scores[i]! * SCORE_BINS))]++);
+    // The documented bins: 0.1 wide in logit, clamped at the ends, p = 0.5 an edge.
+    const bin = (p: number) => {
+      const k = Math.max(0, Math.min(SCORE_BINS - 1, Math.floor((Math.log(p / (1 - p)) + SCORE_LOGIT_RANGE) * 10)));
+      return p >= 0.5 ? Math.max(k, SCORE_BINS / 2) : Math.min(k, SCORE_BINS / 2 - 1);
+    };
+    labels.forEach((y, i) => (y ? pos : neg)[bin(scores[i]!)]++);
     const P = labels.filter((y) => y === 1).length;
     const bound = pos.reduce((s, c, k) => s + c * neg[k]!, 0) / 2 / (P * (labels.length - P));
     expect(pooled.examples).toBe(labels.length);
