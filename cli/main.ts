@@ -4,6 +4,7 @@ import { registerCoordinator } from './commands/coordinator.js';
 import { registerData } from './commands/data.js';
 import { registerDemo } from './commands/demo.js';
 import { registerKeys } from './commands/keys.js';
+import { registerReport } from './commands/report.js';
 import { registerRound } from './commands/round.js';
 import { registerSimulate } from './commands/simulate.js';
 import { registerSite } from './commands/site.js';
@@ -25,6 +26,7 @@ registerRound(program);
 registerStatus(program);
 registerSite(program);
 registerKeys(program);
+registerReport(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`medley: ${err instanceof Error ? err.message : String(err)}\n`);

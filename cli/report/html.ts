@@ -1,115 +1,80 @@
 /**
- * Renders a RunSummary as one self-contained HTML page: inline CSS and SVG only, because the
- * people reading it work on hospital machines that are often offline or block external content.
+ * Renders a run as one self-contained HTML page: inline CSS and SVG only, because the people
+ * reading it work on hospital machines that are often offline or block external content. The
+ * learning curves come from summary.json; the clinical evaluation sections from evaluation.json
+ * when the run has one, and otherwise each says why it is empty.
  */
 import { escapeHtml } from './escape.js';
+import type { EvaluationReport } from './evaluation.js';
+import { duration, fmt } from './format.js';
+import { missing, section, table } from './html-parts.js';
+import { LEARNING_METRICS, learningCurvesSection, MAX_SITE_LINES } from './learning-curves.js';
+import { calibrationSection } from './sections/calibration.js';
+import { dataEfficiencySection } from './sections/data-efficiency.js';
+import { discriminationSection } from './sections/discrimination.js';
+import { oodSection } from './sections/ood.js';
+import { perSiteSection } from './sections/per-site.js';
+import { subgroupsSection } from './sections/subgroups.js';
 import type { Metrics, RunSummary } from './summary.js';
-import { compactNumber, lineChartSvg, PALETTE, type Series } from './svg-chart.js';
+import { REPORT_CSS } from './style.js';
 
-const METRICS: { key: keyof Metrics; title: string; bounded: boolean }[] = [
-  { key: 'auroc', title: 'AUROC', bounded: true },
-  { key: 'auprc', title: 'AUPRC (average precision)', bounded: true },
-  { key: 'accuracy', title: 'Accuracy', bounded: true },
-  { key: 'loss', title: 'Loss (cross-entropy)', bounded: false },
+export { MAX_SITE_LINES };
+
+/** The sections in page order: id (the URL fragment) and heading. */
+export const SECTIONS: { id: string; title: string }[] = [
+  { id: 'learning-curves', title: 'Learning curves' },
+  { id: 'discrimination', title: 'Discrimination' },
+  { id: 'calibration', title: 'Calibration' },
+  { id: 'per-site', title: 'Per site' },
+  { id: 'subgroups', title: 'Subgroups' },
+  { id: 'ood', title: 'Out of distribution (leave one site out)' },
+  { id: 'data-efficiency', title: 'Data efficiency' },
 ];
 
-const GLOBAL_COLOR = '#111111';
+const EVALUATION_SECTIONS: ((ev: EvaluationReport) => string)[] = [
+  discriminationSection,
+  calibrationSection,
+  perSiteSection,
+  subgroupsSection,
+  oodSection,
+  dataEfficiencySection,
+];
 
-/** Beyond this many sites a line (and legend entry) per site hides the global line: charts show the global model only. */
-export const MAX_SITE_LINES = 20;
-
-export function renderRunReport(summary: RunSummary): string {
+/**
+ * The page. `evaluation` is the run's evaluation.json, or null (the default) when it has none;
+ * `now` is the time printed in the footer.
+ */
+export function renderRunReport(summary: RunSummary, evaluation: EvaluationReport | null = null, now = new Date()): string {
   const title = `Medley run report: ${summary.federation}`;
-  const rounds = [...summary.rounds].sort((a, b) => a.round - b.round);
-  const siteNames = siteOrder(summary);
-  const lineSites = siteNames.length <= MAX_SITE_LINES ? siteNames : [];
-
-  const charts: string[] = [];
-  for (const m of METRICS) {
-    const series: Series[] = [
-      {
-        name: 'global model (held-out)',
-        emphasis: true,
-        color: GLOBAL_COLOR,
-        points: rounds.map((r) => ({ x: r.round, y: r.metrics[m.key] })),
-      },
-      ...lineSites.map((site, i) => ({
-        name: `${site} (local val)`,
-        color: PALETTE[i % PALETTE.length],
-        dashed: i >= PALETTE.length,
-        points: rounds.map((r) => ({ x: r.round, y: r.siteMetrics.find((s) => s.site === site)?.metrics[m.key] ?? NaN })),
-      })),
-    ];
-    charts.push(lineChartSvg({ title: m.title, series, xLabel: 'round', yBounds: m.bounded ? [0, 1] : undefined }));
-  }
-  charts.push(
-    lineChartSvg({
-      title: 'Seconds per round',
-      xLabel: 'round',
-      yLabel: 'seconds',
-      series: [{ name: 'wall-clock seconds', color: GLOBAL_COLOR, emphasis: true, points: rounds.map((r) => ({ x: r.round, y: r.seconds })) }],
-    }),
-    lineChartSvg({
-      title: 'Examples per round',
-      xLabel: 'round',
-      yLabel: 'examples',
-      series: [
-        { name: 'all sites', color: GLOBAL_COLOR, emphasis: true, points: rounds.map((r) => ({ x: r.round, y: r.examples })) },
-        ...lineSites.map((site, i) => ({
-          name: site,
-          color: PALETTE[i % PALETTE.length],
-          dashed: i >= PALETTE.length,
-          points: rounds.map((r) => ({ x: r.round, y: r.siteMetrics.find((s) => s.site === site)?.examples ?? NaN })),
-        })),
-      ],
-    }),
-    lineChartSvg({
-      title: 'Data transferred per round',
-      xLabel: 'round',
-      yLabel: 'bytes',
-      formatY: bytes,
-      series: [
-        { name: 'to sites (down)', color: PALETTE[0], points: rounds.map((r) => ({ x: r.round, y: r.bytesDown })) },
-        { name: 'from sites (up)', color: PALETTE[1], points: rounds.map((r) => ({ x: r.round, y: r.bytesUp })) },
-      ],
-    }),
-  );
-
-  const last = rounds.at(-1);
+  const last = [...summary.rounds].sort((a, b) => a.round - b.round).at(-1);
+  const evaluationSections = evaluation
+    ? EVALUATION_SECTIONS.map((render) => render(evaluation))
+    : SECTIONS.slice(1).map(({ id, title }) =>
+        section(id, title, missing('This run folder has no evaluation.json, so there is no clinical evaluation to show: `medley study` writes one beside summary.json.')),
+      );
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(title)}</title>
-<style>${CSS}</style>
+<style>${REPORT_CSS}</style>
 </head>
 <body>
 <h1>${escapeHtml(title)}</h1>
-${header(summary)}
+${header(summary, evaluation)}
 ${last ? finalMetrics(last.metrics) : '<p class="note">No rounds completed.</p>'}
-<h2>Per-round metrics</h2>
-<p class="note">Black: the global model on held-out data no site trains on. ${
-    lineSites.length
-      ? "Colours: each site's local validation split after its local training. Gaps mean the metric could not be computed (n/a) or the site did not take part that round."
-      : `The ${siteNames.length} sites' own lines are left out (more than ${MAX_SITE_LINES}); their numbers are in the Sites table and summary.json.`
-  }</p>
-<div class="charts">
-${charts.map((c) => `<figure>${c}</figure>`).join('\n')}
-</div>
-<h2>Sites</h2>
-${siteTable(summary, siteNames)}
-<details>
-<summary>All rounds</summary>
-${roundTable(summary)}
-</details>
-<footer>Generated by Medley ${escapeHtml(new Date().toISOString())}. This file is self-contained and needs no network access.</footer>
+<nav aria-label="Sections"><ul>${SECTIONS.map(({ id, title }) => `<li><a href="#${id}">${escapeHtml(title)}</a></li>`).join('')}</ul></nav>
+${learningCurvesSection(summary)}
+${evaluationSections.join('\n')}
+${evaluation ? commands(evaluation) : ''}
+<footer>Generated by Medley ${escapeHtml(now.toISOString())}. This file is self-contained and needs no network access.</footer>
 </body>
 </html>
 `;
 }
 
-function header(s: RunSummary): string {
+function header(s: RunSummary, ev: EvaluationReport | null): string {
   const rows: [string, string][] = [
     ['Federation', s.federation],
     ['Backend', s.backend],
@@ -121,82 +86,23 @@ function header(s: RunSummary): string {
     ['Total time', duration(s.seconds)],
     ['Final model version', String(s.modelVersion)],
   ];
+  if (ev) rows.push(['Evaluation', `${ev.data}; ${ev.sites.length} sites (${ev.sites.join(', ')}); ${ev.createdAt}`]);
   return `<dl class="header">${rows.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).join('')}</dl>`;
 }
 
 function finalMetrics(m: Metrics): string {
-  const cards = METRICS.map(({ key, title }) => `<div class="card"><div class="value">${fmt(m[key])}</div><div class="name">${escapeHtml(title)}</div></div>`);
+  const cards = LEARNING_METRICS.map(({ key, title }) => `<div class="card"><div class="value">${fmt(m[key])}</div><div class="name">${escapeHtml(title)}</div></div>`);
   return `<h2>Final global model (held-out)</h2><div class="cards">${cards.join('')}</div>`;
 }
 
-function siteTable(s: RunSummary, names: string[]): string {
-  const examples = new Map(s.sites.map((x) => [x.name, x.examples]));
-  const rows = names.map((name) => {
-    // The site's most recent round, which is not the final round if it missed that one.
-    const lastRound = [...s.rounds].sort((a, b) => b.round - a.round).find((r) => r.siteMetrics.some((x) => x.site === name));
-    const entry = lastRound?.siteMetrics.find((x) => x.site === name);
-    const m = entry?.metrics;
-    return `<tr><td>${escapeHtml(name)}</td><td class="num">${examples.has(name) ? examples.get(name)!.toLocaleString('en-US') : 'n/a'}</td><td class="num">${lastRound ? lastRound.round : 'n/a'}</td><td class="num">${entry ? entry.epochs : 'n/a'}</td>${METRICS.map(({ key }) => `<td class="num">${fmt(m ? m[key] : NaN)}</td>`).join('')}</tr>`;
-  });
-  return `<table><thead><tr><th>Site</th><th>Training examples</th><th>Last round</th><th>Epochs</th>${METRICS.map(({ title }) => `<th>${escapeHtml(title.split(' ')[0])}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
+/** The commands the study recorded, so a reader can reproduce each part, and where each part's run folder is. */
+function commands(ev: EvaluationReport): string {
+  const entries = Object.entries(ev.commands);
+  const runs = Object.entries(ev.runs ?? {});
+  if (entries.length === 0 && runs.length === 0) return '';
+  const items = entries.map(([part, cmd]) => `<dt>${escapeHtml(part)}</dt><dd><code>${escapeHtml(cmd)}</code></dd>`).join('');
+  const folders = runs.length
+    ? `<h3>Run folders</h3>${table(['Part', 'Folder (relative to this one)'], runs.map(([part, dir]) => [part, dir]))}`
+    : '';
+  return section('reproduce', 'How to reproduce', `${items ? `<dl class="header">${items}</dl>` : ''}${folders}`);
 }
-
-function roundTable(s: RunSummary): string {
-  const rows = [...s.rounds]
-    .sort((a, b) => a.round - b.round)
-    .map(
-      (r) =>
-        `<tr><td class="num">${r.round}</td><td class="num">${r.modelVersion}</td><td class="num">${r.sites}</td><td class="num">${r.examples.toLocaleString('en-US')}</td><td class="num">${fmtNum(r.seconds, 1)}</td><td class="num">${bytes(r.bytesDown)}</td><td class="num">${bytes(r.bytesUp)}</td>${METRICS.map(({ key }) => `<td class="num">${fmt(r.metrics[key])}</td>`).join('')}</tr>`,
-    );
-  return `<table><thead><tr><th>Round</th><th>Model version</th><th>Sites</th><th>Examples</th><th>Seconds</th><th>Down</th><th>Up</th>${METRICS.map(({ title }) => `<th>${escapeHtml(title.split(' ')[0])}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
-}
-
-/** Sites in the summary's order, then any that only appear in rounds (e.g. joined late). */
-function siteOrder(s: RunSummary): string[] {
-  const names = s.sites.map((x) => x.name);
-  for (const r of s.rounds) for (const m of r.siteMetrics) if (!names.includes(m.site)) names.push(m.site);
-  return names;
-}
-
-function fmt(v: number): string {
-  return fmtNum(v, 3);
-}
-
-function fmtNum(v: number, digits: number): string {
-  return Number.isFinite(v) ? v.toFixed(digits) : 'n/a';
-}
-
-function bytes(v: number): string {
-  if (!Number.isFinite(v)) return 'n/a';
-  if (v < 1024) return `${Math.round(v)} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let x = v / 1024;
-  let u = 0;
-  while (x >= 1024 && u < units.length - 1) {
-    x /= 1024;
-    u++;
-  }
-  return `${compactNumber(parseFloat(x.toPrecision(3)))} ${units[u]}`;
-}
-
-function duration(seconds: number): string {
-  if (!Number.isFinite(seconds)) return 'n/a';
-  if (seconds < 60) return `${seconds.toFixed(1)} s`;
-  const h = Math.floor(seconds / 3600);
-  const m = Math.floor((seconds % 3600) / 60);
-  const s = Math.round(seconds % 60);
-  return h > 0 ? `${h} h ${m} min ${s} s` : `${m} min ${s} s`;
-}
-
-const CSS = `
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;margin:24px auto;max-width:1360px;padding:0 16px;color:#1b1b1b;background:#fff}
-h1{font-size:1.5em;margin:0 0 12px}h2{font-size:1.15em;margin:28px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}
-.header{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px;margin:0}.header dt{font-weight:600;color:#555}.header dd{margin:0;word-break:break-all}
-.cards{display:flex;gap:12px;flex-wrap:wrap}.card{border:1px solid #ddd;border-radius:6px;padding:10px 16px;min-width:120px}.card .value{font-size:1.6em;font-weight:600}.card .name{color:#555;font-size:.85em}
-.charts{display:flex;flex-wrap:wrap;gap:12px}figure{margin:0;border:1px solid #eee;border-radius:6px;padding:4px}
-.chart .chart-title{font-size:14px;font-weight:600;fill:#1b1b1b}.chart .tick,.chart .legend{font-size:11px;fill:#444}.chart .label{font-size:12px;fill:#444}
-.chart .grid{stroke:#eee}.chart .axis{stroke:#888}.chart .empty{font-size:13px;fill:#999}
-table{border-collapse:collapse;font-size:.9em;margin:8px 0}th,td{border:1px solid #ddd;padding:4px 8px;text-align:left}th{background:#f6f6f6}td.num{text-align:right;font-variant-numeric:tabular-nums}
-.note{color:#555;font-size:.9em}details{margin:16px 0}summary{cursor:pointer;font-weight:600}footer{margin-top:32px;color:#888;font-size:.8em}
-@media print{.charts{display:block}figure{break-inside:avoid}}
-`;

@@ -1,5 +1,11 @@
-export { writeRunReport } from './write.js';
-export { renderRunReport } from './html.js';
+export { writeRunReport, writeReportFile } from './write.js';
+export { renderRunReport, SECTIONS } from './html.js';
+export { readRunFolder, type RunFolder } from './read-run.js';
+export { evaluationReportSchema } from './evaluation-schema.js';
+export { runSummarySchema } from './summary-schema.js';
 export { lineChartSvg, niceTicks, segments, compactNumber, PALETTE, type ChartOptions, type Series, type Point } from './svg-chart.js';
+export { barChartSvg, type BarChartOptions, type BarSeries } from './svg-bars.js';
+export { reliabilitySvg } from './svg-reliability.js';
 export { escapeHtml } from './escape.js';
 export type { Metrics, RoundSummary, RunSummary } from './summary.js';
+export type * from './evaluation.js';

@@ -97,7 +97,7 @@ describe('writeRunReport', () => {
     };
     const html = renderRunReport(many);
     expect(charts(html).map((c) => c.split('<polyline').length - 1)).toEqual([1, 1, 1, 1, 1, 1, 2]);
-    expect(html).toContain("The 25 sites' own lines are left out");
+    expect(html).toContain('The 25 sites&#39; own lines are left out');
     for (const name of names) expect(html).toContain(`<td>${name}</td>`);
   });
 
