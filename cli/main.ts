@@ -8,6 +8,7 @@ import { registerReport } from './commands/report.js';
 import { registerRound } from './commands/round.js';
 import { registerSimulate } from './commands/simulate.js';
 import { registerSite } from './commands/site.js';
+import { registerStudy } from './commands/study.js';
 import { registerStatus } from './commands/status.js';
 
 const program = new Command();
@@ -19,6 +20,7 @@ program
 
 registerDemo(program);
 registerSimulate(program);
+registerStudy(program);
 registerCoordinator(program);
 registerAgent(program);
 registerData(program);

@@ -30,6 +30,11 @@ export interface EvaluatedModel {
   roc?: CurvePoints;
   pr?: CurvePoints;
   reliability?: ReliabilityBin[];
+  /**
+   * Pooled figures only: the most the AUROC from the sites' score histograms can differ from the
+   * AUROC over every image scored together (pairs within one histogram bin count one half).
+   */
+  aurocResolution?: number | null;
 }
 
 export interface SiteEvaluation extends EvaluatedModel {
@@ -48,8 +53,10 @@ export interface CalibrationEvaluation {
   /** Temperature fitted on validation data (negative log-likelihood), applied to the logits. */
   temperature: number;
   fittedOn: string;
-  before: { ece: number | null; brier: number | null; reliability?: ReliabilityBin[] };
-  after: { ece: number | null; brier: number | null; reliability?: ReliabilityBin[] };
+  before: { ece: number | null; brier: number | null; reliability?: ReliabilityBin[]; nll?: number | null };
+  after: { ece: number | null; brier: number | null; reliability?: ReliabilityBin[]; nll?: number | null };
+  /** The temperature is the first or last of the fitting grid: the best one may lie beyond it. */
+  atGridEdge?: boolean;
 }
 
 export interface OodEvaluation {
@@ -59,6 +66,8 @@ export interface OodEvaluation {
   metrics: MetricTable;
   /** The same site's figures under the model trained with every site, for comparison. */
   inDistribution?: MetricTable;
+  /** Validation images of the held-out site. */
+  examples?: number;
 }
 
 export interface DataEfficiencyPoint {
@@ -82,4 +91,6 @@ export interface EvaluationReport {
   dataEfficiency: DataEfficiencyPoint[];
   /** Commands that reproduce each part, for the report's footnotes. */
   commands: Record<string, string>;
+  /** Each sub-run's folder (relative to the study folder), by part: main, ood-site-1, fraction-0.25, ... */
+  runs?: Record<string, string>;
 }

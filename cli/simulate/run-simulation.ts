@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { ModelStore, initCoordinatorState } from '../../coordinator/index.js';
 import { generateIdentity, writeIdentityFile } from '../../shared/crypto/index.js';
 import { loadHeldOut, openSiteShards, type DataSpec, type PartitionScheme } from '../../shared/data/index.js';
-import type { RoundRecord } from '../../shared/wire/index.js';
+import type { RoundRecord, StartRoundsRequest } from '../../shared/wire/index.js';
 import { initialModel } from '../commands/initial-model.js';
 import { exportLayersModel } from '../demo/export-model.js';
 import { writeRunReport } from '../report/index.js';
@@ -38,10 +38,21 @@ export interface SimulateOptions {
   deadlineSeconds: number;
   minSites: number;
   log: (message: string) => void;
+  /** Share of each site's training split the sites train on, in (0, 1] (data-efficiency runs). */
+  fraction?: number;
+  /** 0-based sites that connect but are never selected for training (leave-one-site-out runs). */
+  holdOut?: number[];
+  /**
+   * After the training rounds, one federated evaluation round: at every site ('all') or at the
+   * listed 0-based sites. Its record is the result's `evaluation`.
+   */
+  evaluate?: 'all' | number[];
 }
 
 export interface SimulationResult {
   summary: SimulationSummary;
+  /** The evaluation round's record (options.evaluate), null when none was asked for. */
+  evaluation: RoundRecord | null;
   outDir: string;
   reportPath: string;
   modelPath: string;
@@ -71,9 +82,9 @@ async function waitForSites(federation: RunningFederation, expected: number, tim
 }
 
 /** Starts the rounds and follows them, failing early if a part of the federation dies. */
-async function followRounds(admin: SimulationAdmin, federation: RunningFederation, options: SimulateOptions): Promise<RoundRecord[]> {
+async function followRounds(admin: SimulationAdmin, federation: RunningFederation, options: SimulateOptions, request: Partial<StartRoundsRequest> = {}): Promise<RoundRecord[]> {
   const started = await admin.startRounds({
-    rounds: options.rounds,
+    rounds: request.evaluate ? 1 : options.rounds,
     minSites: options.minSites,
     maxSites: 0,
     epochs: options.epochs,
@@ -84,8 +95,9 @@ async function followRounds(admin: SimulationAdmin, federation: RunningFederatio
     seed: options.seed,
     strategy: options.strategy,
     strategyParams: options.strategyParams,
+    ...request,
   });
-  const progress = new SimulationProgress(options.rounds, options.log);
+  const progress = new SimulationProgress(request.evaluate ? 1 : options.rounds, options.log);
   const stopWatching = new AbortController();
   const watchdog = setInterval(() => {
     if (federation.failure()) stopWatching.abort(federation.failure());
@@ -114,7 +126,7 @@ export async function runSimulation(options: SimulateOptions, startFederation: S
   await mkdir(logDir, { recursive: true });
   const startedAt = new Date();
 
-  const data: Omit<DataSpec, 'shard'> = { source: options.data, partition: options.partition, seed: options.seed, syntheticCount: options.count };
+  const data: Omit<DataSpec, 'shard'> = { source: options.data, partition: options.partition, seed: options.seed, syntheticCount: options.count, fraction: options.fraction };
   // Partition here first: an impossible split is refused before anything starts.
   const shards = openSiteShards(data, options.sites);
   let examples = 0;
@@ -163,7 +175,17 @@ export async function runSimulation(options: SimulateOptions, startFederation: S
   try {
     await waitForSites(federation, options.sites, 120_000 + options.sites * 200, log);
     log(`strategy ${options.strategy}${Object.keys(options.strategyParams).length ? ` (${Object.entries(options.strategyParams).map(([k, v]) => `${k}=${v}`).join(', ')})` : ''}; round deadline ${options.deadlineSeconds} s`);
-    const rounds = await followRounds(federation.admin, federation, options);
+    const names = planned.map((s) => s.name);
+    const holdOut = new Set(options.holdOut ?? []);
+    const training = holdOut.size ? { sites: names.filter((_, i) => !holdOut.has(i)) } : {};
+    if (holdOut.size) log(`held out of training: ${names.filter((_, i) => holdOut.has(i)).join(', ')}`);
+    const rounds = await followRounds(federation.admin, federation, options, training);
+    let evaluation: RoundRecord | null = null;
+    if (options.evaluate) {
+      const at = options.evaluate === 'all' ? names : options.evaluate.map((i) => names[i]!);
+      log(`evaluation round: ${at.length === names.length ? 'every site' : at.join(', ')} scores the final model on its validation split`);
+      [evaluation = null] = await followRounds(federation.admin, federation, options, { evaluate: true, sites: at, minSites: at.length });
+    }
     const status = await federation.admin.status();
     const coordinatorPeakRssMiB = federation.coordinatorPeakRssMiB();
     const { peakTraining } = await federation.stop();
@@ -189,7 +211,7 @@ export async function runSimulation(options: SimulateOptions, startFederation: S
     );
     await writeFile(join(outDir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
     const reportPath = await writeRunReport(outDir, summary);
-    return { summary, outDir, reportPath, modelPath };
+    return { summary, evaluation, outDir, reportPath, modelPath };
   } finally {
     if (!stopped) await federation.stop().catch(() => undefined);
   }

@@ -1,6 +1,6 @@
 export type { ImageSet, SiteData } from './types.js';
 export { Random, hashSeed, permutation } from './random.js';
-export { makeSyntheticSet, siteShift, type SyntheticOptions, type SiteShift } from './synthetic.js';
+export { makeSyntheticSet, siteShift, syntheticSubgroups, type SyntheticOptions, type SiteShift } from './synthetic.js';
 export { parseNpy, encodeNpy, npyNumber, type NpyArray, type NpyData, type NpyDtype } from './npy.js';
 export { readNpz, parseNpz, getArray } from './npz.js';
 export { loadMedmnist, loadMedmnistSplits, medmnistFromArrays, type MedmnistSplits, type MedmnistSplit } from './medmnist.js';
@@ -33,3 +33,4 @@ export {
   type HeldOutSpec,
   type SiteShards,
 } from './site-data.js';
+export { checkFraction, fractionIndices, trainingShare, withTrainingFraction } from './fraction.js';

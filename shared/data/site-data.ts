@@ -10,6 +10,7 @@ import { loadMedmnistSplits, type MedmnistSplit } from './medmnist.js';
 import { concatSets, partitionIndices, partitionPlan, subset, type PartitionScheme } from './partition.js';
 import { hashSeed, Random } from './random.js';
 import { makeSyntheticSet } from './synthetic.js';
+import { withTrainingFraction } from './fraction.js';
 import type { ImageSet, SiteData } from './types.js';
 import { DEFAULT_WINDOW, type WindowChoice } from './sources/model-input.js';
 import { readLabelledExamples, type LabelledExamples } from './sources/labelled-examples.js';
@@ -26,6 +27,8 @@ export interface DataSpec {
   seed: number;
   /** Synthetic only: training images per site (default 400). */
   syntheticCount?: number;
+  /** Share of each site's training split it trains on, in (0, 1] (default 1); drawn per class, seeded. */
+  fraction?: number;
   /** Image side in pixels. Synthetic: any (default 28). .npz: must match the file if given. Decoded images are resized to it (default 28). */
   size?: number;
   /** Decoded sources: the labels CSV (default: labels.csv in the source's folder). */
@@ -130,7 +133,8 @@ export interface SiteShards {
 export function openSiteShards(spec: Omit<DataSpec, 'shard'>, sites: number): SiteShards {
   if (!Number.isInteger(sites) || sites < 1) throw new Error(`the number of sites must be an integer >= 1, got ${sites}`);
   checkSynchronous(spec.source);
-  const shards = spec.source === 'synthetic' ? syntheticShards(spec, sites) : npzShards(spec, sites);
+  const whole = spec.source === 'synthetic' ? syntheticShards(spec, sites) : npzShards(spec, sites);
+  const shards = spec.fraction === undefined ? whole : withTrainingFraction({ sites, ...whole }, spec.fraction, spec.seed);
   return {
     sites,
     counts: (index) => shards.counts(checkShard({ index, count: sites })),
