@@ -26,6 +26,12 @@ function update(client: RawClient, task: Task, site: string, sessionId: string, 
   return [m.header, ...m.chunks, m.trailer];
 }
 
+/**
+ * The deadline has to leave the fast site time to upload on a loaded 2-core machine (the ingest
+ * worker may still be starting): 10 s, which is also how long each test waits for the round.
+ */
+const DEADLINE_SECONDS = 10;
+
 async function setUp(minSites: number) {
   const state = await tinyState(['fast', 'slow'], ELEMENTS);
   const coordinator = await Coordinator.open({ stateDir: state, log: () => undefined, dropGraceMs: 60_000 });
@@ -38,7 +44,7 @@ async function setUp(minSites: number) {
   const [fastSession, slowSession] = await Promise.all([fast.welcomed, slow.welcomed]);
   const events: RoundEvent[] = [];
   coordinator.events.subscribe(0, (e) => events.push(e));
-  coordinator.controller.start({ rounds: 1, minSites, maxSites: 0, epochs: 1, batchSize: 1, learningRate: 0.1, deadlineSeconds: 4, waitSeconds: 5, seed: 0 });
+  coordinator.controller.start({ rounds: 1, minSites, maxSites: 0, epochs: 1, batchSize: 1, learningRate: 0.1, deadlineSeconds: DEADLINE_SECONDS, waitSeconds: 5, seed: 0 });
   const [fastTask, slowTask] = await Promise.all([fast.nextTask(), slow.nextTask()]);
   const finished = new Promise<void>((resolve) => coordinator.events.subscribe(0, (e) => e.kind === 'run-finished' && resolve()));
   const send = {
