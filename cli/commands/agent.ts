@@ -8,50 +8,41 @@ import { parsePublicKey, readIdentityFile } from '../../shared/crypto/index.js';
 import { registerAgentAudit } from './agent-audit.js';
 import type { Trainer } from '../../node-agent/index.js';
 import { finiteNumber, hostPort, nonNegativeInt, positiveInt } from './parse.js';
-import { DATA_HELP, dataSpecFrom, decodedSourceOptions, partitionFlag } from './data-options.js';
+import { DATA_HELP, decodedSourceOptions, partitionFlag } from './data-options.js';
+import { loadAgentConfig } from '../../node-agent/config/index.js';
+import { AGENT_DEFAULTS, resolveAgentOptions, type AgentFlags } from './agent-options.js';
 
-interface AgentRunOptions {
-  coordinator: string;
-  name: string;
-  identity: string;
-  coordinatorKey: string;
-  policy?: string;
-  state: string;
-  data: string;
-  shard: string;
-  partition: string;
-  seed: number;
-  count?: number;
-  labels?: string;
-  window?: string;
-  size?: number;
-  trainer: string;
-  step: number;
-  examples: number;
-  maxAttempts: number;
-}
+const AGENT_CONFIG_HELP = `
+Configuration file (--config): the settings above as YAML keys (coordinator, name, identity,
+coordinatorKey, state, policy, maxAttempts) and a data: section (source, labels, window, size,
+shard, partition, seed, count) taking the same forms as the flags. A flag given on the command
+line overrides the file's value; the required values may come from either. Relative paths in the
+file are read from the file's folder. --trainer, --step and --examples are flags only.`;
 
 export function registerAgent(program: Command): void {
   const agent = program.command('agent').description("run a hospital's node agent");
   decodedSourceOptions(agent
     .command('run')
     .description('dial the coordinator, take tasks, train locally, send back only weight updates')
-    .requiredOption('--coordinator <host:port>', 'coordinator address', hostPort)
-    .requiredOption('--name <site>', 'this site\'s name, as on the coordinator\'s site list')
-    .requiredOption('--identity <file>', "this site's private key (from `medley keys generate`; mode 600)")
-    .requiredOption('--coordinator-key <key|file>', "the coordinator's public key (ed25519:… or its coordinator.key.pub): the only coordinator this agent trusts")
+    .option('--config <file>', "the agent's configuration (YAML; see deploy/agent.example.yaml): any of the settings below, data under `data:`; a flag given here overrides the file's value")
+    .option('--coordinator <host:port>', 'coordinator address (required: here or `coordinator` in --config)', hostPort)
+    .option('--name <site>', "this site's name, as on the coordinator's site list (required: here or `name` in --config)")
+    .option('--identity <file>', "this site's private key (from `medley keys generate`; mode 600) (required: here or `identity` in --config)")
+    .option('--coordinator-key <key|file>', "the coordinator's public key (ed25519:… or its coordinator.key.pub): the only coordinator this agent trusts (required: here or `coordinatorKey` in --config)")
     .option('--policy <file>', "the hospital's site policy (YAML): methods, DP minimums, secure aggregation, model size; without it any task is accepted")
-    .option('--state <dir>', "the agent's own folder: privacy ledger and audit log", 'medley-agent')
-    .option('--data <source>', `local training data, ${DATA_HELP}`, 'synthetic')
-    .option('--shard <i/n>', "this site's share when one file is split across n sites (1-based)", '1/1')
-    .option('--partition <scheme>', 'how a shared file is split across sites: iid, dirichlet:ALPHA (label skew; label-skew = dirichlet:0.5) or by-label', partitionFlag, 'iid')
-    .option('--seed <s>', 'data seed', nonNegativeInt, 0)
+    .option('--state <dir>', `the agent's own folder: privacy ledger and audit log (default: ${AGENT_DEFAULTS.state})`)
+    .option('--data <source>', `local training data, ${DATA_HELP} (default: ${AGENT_DEFAULTS.data.source})`)
+    .option('--shard <i/n>', `this site's share when one file is split across n sites (1-based) (default: ${AGENT_DEFAULTS.data.shard})`)
+    .option('--partition <scheme>', `how a shared file is split across sites: iid, dirichlet:ALPHA (label skew; label-skew = dirichlet:0.5) or by-label (default: ${AGENT_DEFAULTS.data.partition})`, partitionFlag)
+    .option('--seed <s>', `data seed (default: ${AGENT_DEFAULTS.data.seed})`, nonNegativeInt)
     .option('--count <n>', 'synthetic training images at this site', positiveInt)
     .option('--trainer <tfjs|fixed-step>', 'tfjs trains for real; fixed-step (benchmarks/tests only) adds --step to every weight', 'tfjs')
     .option('--step <x>', 'the constant a fixed-step trainer adds', finiteNumber, 0.001)
     .option('--examples <n>', 'example count a fixed-step trainer reports', positiveInt, 100)
-    .option('--max-attempts <n>', 'give up after this many failed connection attempts in a row (0 = never)', nonNegativeInt, 0))
-    .action(async (opts: AgentRunOptions) => {
+    .option('--max-attempts <n>', `give up after this many failed connection attempts in a row (0 = never) (default: ${AGENT_DEFAULTS.maxAttempts})`, nonNegativeInt)
+    .addHelpText('after', AGENT_CONFIG_HELP))
+    .action(async (flags: AgentFlags) => {
+      const opts = resolveAgentOptions(flags, flags.config === undefined ? undefined : await loadAgentConfig(flags.config));
       const log = (m: string) => process.stderr.write(`[agent ${opts.name}] ${m}\n`);
       const identity = await readIdentityFile(opts.identity);
       const coordinatorKey = parsePublicKey(opts.coordinatorKey, '--coordinator-key');
@@ -68,7 +59,7 @@ export function registerAgent(program: Command): void {
         const { selectBackend } = await import('../../shared/model/index.js');
         const { TfjsTrainer } = await import('../../node-agent/trainer/tfjs-trainer.js');
         // Decoded sources log one line per skipped file and a summary; none of them stops the agent.
-        const data = await readSiteData({ ...dataSpecFrom(opts), cacheDir: join(opts.state, 'data-cache') }, { log: (m) => log(`data: ${m}`) });
+        const data = await readSiteData({ ...opts.data, cacheDir: join(opts.state, 'data-cache') }, { log: (m) => log(`data: ${m}`) });
         const backend = await selectBackend({ log });
         log(`data: ${data.source}: ${data.train.count} training, ${data.val.count} validation images`);
         trainer = new TfjsTrainer(data, backend);

@@ -1,0 +1,135 @@
+import { existsSync, statSync } from 'node:fs';
+import type { DataSpec } from '../../shared/data/index.js';
+import { parsePublicKey } from '../../shared/crypto/index.js';
+import type { SourceKind } from '../../shared/data/sources/index.js';
+import { ConfigError } from '../../shared/wire/index.js';
+import type { AgentConfigFile } from '../../node-agent/config/index.js';
+import { checkSource, dataSpecFrom } from './data-options.js';
+
+/**
+ * `medley agent run`'s flags as commander hands them over. The ones a configuration file may also
+ * give have no commander default: undefined means "not on the command line", so the file's value
+ * (and after it the default below) can fill in.
+ */
+export interface AgentFlags {
+  config?: string;
+  coordinator?: string;
+  name?: string;
+  identity?: string;
+  coordinatorKey?: string;
+  policy?: string;
+  state?: string;
+  maxAttempts?: number;
+  data?: string;
+  labels?: string;
+  window?: string;
+  size?: number;
+  shard?: string;
+  partition?: string;
+  seed?: number;
+  count?: number;
+  /** Benchmarks and tests only; never in the file. */
+  trainer: string;
+  step: number;
+  examples: number;
+}
+
+/** What the agent starts with once the command line and the file are merged. */
+export interface AgentRunOptions {
+  coordinator: string;
+  name: string;
+  identity: string;
+  coordinatorKey: string;
+  policy?: string;
+  state: string;
+  maxAttempts: number;
+  data: DataSpec;
+  trainer: string;
+  step: number;
+  examples: number;
+}
+
+export const AGENT_DEFAULTS = {
+  state: 'medley-agent',
+  maxAttempts: 0,
+  data: { source: 'synthetic', shard: '1/1', partition: 'iid', seed: 0 },
+} as const;
+
+/** Values with no default: the agent cannot start without them. */
+const REQUIRED = [
+  { key: 'coordinator', flag: '--coordinator', form: 'HOST:PORT' },
+  { key: 'name', flag: '--name', form: 'SITE' },
+  { key: 'identity', flag: '--identity', form: 'FILE' },
+  { key: 'coordinatorKey', flag: '--coordinator-key', form: 'KEY|FILE' },
+] as const;
+
+/**
+ * Merges the command line over the file (a flag wins, so one run can change one value without
+ * editing the deployment's file), fills in defaults, and checks what the file gave with errors that
+ * name the file and the key. Values from flags were checked by commander's parsers already, and
+ * their remaining checks (files that must exist) name the flag.
+ */
+export function resolveAgentOptions(flags: AgentFlags, file?: AgentConfigFile): AgentRunOptions {
+  const values = file?.values ?? {};
+  const inFile = (key: string) => `agent config ${file!.path}: ${key}`;
+
+  const missing = REQUIRED.filter(({ key }) => flags[key] === undefined && values[key] === undefined);
+  if (missing.length > 0) {
+    const what = missing.map(({ key, flag, form }) => (file ? `${key} (or ${flag} ${form})` : `${flag} ${form}`));
+    throw new ConfigError(
+      file
+        ? `agent config ${file.path}: missing ${what.join(', ')}; put each in the file or give it on the command line`
+        : `missing ${what.join(', ')}; give each on the command line or in a configuration file named with --config`,
+    );
+  }
+
+  const coordinatorKey = flags.coordinatorKey ?? values.coordinatorKey!;
+  // Checked here so a bad key in the file is reported against the file, not as a flag.
+  if (flags.coordinatorKey === undefined) parsePublicKey(coordinatorKey, inFile('coordinatorKey'));
+
+  const fileData = values.data ?? {};
+  const source = flags.data ?? fileData.source ?? AGENT_DEFAULTS.data.source;
+  const labels = flags.labels ?? fileData.labels;
+  // The source is checked under the name it came by (--data or the file's data.source) before the labels that depend on it.
+  const sourceSpec = checkSource(source, flags.data === undefined && fileData.source !== undefined ? { flag: inFile('data.source') } : {});
+  if (flags.labels === undefined && fileData.labels !== undefined) checkFileLabels(fileData.labels, source, sourceSpec.kind, inFile('data.labels'));
+
+  const data = dataSpecFrom({
+    data: source,
+    labels,
+    window: flags.window ?? fileData.window,
+    size: flags.size ?? fileData.size,
+    shard: flags.shard ?? fileData.shard ?? AGENT_DEFAULTS.data.shard,
+    partition: flags.partition ?? fileData.partition ?? AGENT_DEFAULTS.data.partition,
+    seed: flags.seed ?? fileData.seed ?? AGENT_DEFAULTS.data.seed,
+    count: flags.count ?? fileData.count,
+  });
+
+  return {
+    coordinator: flags.coordinator ?? values.coordinator!,
+    name: flags.name ?? values.name!,
+    identity: flags.identity ?? values.identity!,
+    coordinatorKey,
+    policy: flags.policy ?? values.policy,
+    state: flags.state ?? values.state ?? AGENT_DEFAULTS.state,
+    maxAttempts: flags.maxAttempts ?? values.maxAttempts ?? AGENT_DEFAULTS.maxAttempts,
+    data,
+    trainer: flags.trainer,
+    step: flags.step,
+    examples: flags.examples,
+  };
+}
+
+/** The file's labels CSV: only for sources whose labels are separate, and it must be there. */
+function checkFileLabels(labels: string, source: string, kind: SourceKind, where: string): void {
+  if (kind === 'synthetic' || kind === 'npz') {
+    throw new ConfigError(`${where} is set, but the data source ${source} carries its own labels; labels is for dicom:, folder:, nifti: and dicomweb: sources`);
+  }
+  let isFile = false;
+  try {
+    isFile = existsSync(labels) && statSync(labels).isFile();
+  } catch {
+    isFile = false;
+  }
+  if (!isFile) throw new ConfigError(`${where} is ${JSON.stringify(labels)}: no such file; expected the path of the labels CSV (relative paths start at the file's folder)`);
+}
