@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { keyPath } from '../policy/policy-errors.js';
+import { keyPath, show, valueAt } from './yaml-values.js';
 
 /**
  * Turns zod's issues for a configuration file into sentences an administrator can act on: the key
@@ -11,24 +11,6 @@ export interface KeyDescriptions {
   readonly keys: Readonly<Record<string, readonly string[]>>;
   /** The expected form of each key, by key path ('' is the whole file). */
   readonly expected: Readonly<Record<string, string>>;
-}
-
-type PathKey = PropertyKey;
-
-function valueAt(raw: unknown, path: readonly PathKey[]): { found: boolean; value: unknown } {
-  let value = raw;
-  for (const p of path) {
-    if (value === null || typeof value !== 'object' || !(p in (value as object))) return { found: false, value: undefined };
-    value = (value as Record<PathKey, unknown>)[p];
-  }
-  return { found: true, value };
-}
-
-function show(value: unknown): string {
-  // JSON would print .inf and .nan from the YAML as null.
-  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
 /**

@@ -1,4 +1,7 @@
 import type { z } from 'zod';
+import { keyPath, show, valueAt } from '../config/yaml-values.js';
+
+export { keyPath };
 
 /** The expected form of each policy key, as a hospital administrator would write it. */
 const EXPECTED: Readonly<Record<string, string>> = {
@@ -13,29 +16,6 @@ const EXPECTED: Readonly<Record<string, string>> = {
   'differentialPrivacy.budget.epsilon': 'a number above 0 (for example 8)',
   'differentialPrivacy.budget.delta': 'a number between 0 and 1, exclusive (for example 1e-5)',
 };
-
-type PathKey = PropertyKey;
-
-/** `differentialPrivacy.budget` or `methods[1]`, as the key appears in the YAML. */
-export function keyPath(path: readonly PathKey[]): string {
-  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i > 0 ? '.' : ''}${String(p)}`)).join('');
-}
-
-function valueAt(raw: unknown, path: readonly PathKey[]): { found: boolean; value: unknown } {
-  let value = raw;
-  for (const p of path) {
-    if (value === null || typeof value !== 'object' || !(p in (value as object))) return { found: false, value: undefined };
-    value = (value as Record<PathKey, unknown>)[p];
-  }
-  return { found: true, value };
-}
-
-function show(value: unknown): string {
-  // JSON would print .inf and .nan from the YAML as null.
-  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
-}
 
 /** One readable sentence per problem zod found, naming the key path, the value and the expected form. */
 export function describeIssue(issue: z.core.$ZodIssue, raw: unknown, allowedKeys: Readonly<Record<string, readonly string[]>>): string[] {
