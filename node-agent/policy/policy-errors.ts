@@ -1,7 +1,6 @@
 import type { z } from 'zod';
 import { keyPath, show, valueAt } from '../config/yaml-values.js';
 
-
 /** The expected form of each policy key, as a hospital administrator would write it. */
 const EXPECTED: Readonly<Record<string, string>> = {
   '': 'a mapping with at least `methods` (for example `methods: [fedavg]`)',
