@@ -7,20 +7,11 @@
  * scores leaving a site.
  */
 
-export type MetricTable = Record<string, number | null>;
+// The shapes the study pools at the coordinator are the ones the report draws: one definition each.
+import type { CurvePoints, ReliabilityBin } from '../../shared/evaluation/pooled-metrics.js';
+import type { MetricTable } from '../../shared/evaluation/types.js';
 
-/** One ROC or PR curve: points in drawing order. ROC: [fpr, tpr]; PR: [recall, precision]. */
-export type CurvePoints = [number, number][];
-
-export interface ReliabilityBin {
-  /** Bin edges (lo, hi] of the top-label confidence. */
-  lo: number;
-  hi: number;
-  count: number;
-  /** Mean confidence and accuracy of the bin's predictions (null when empty). */
-  confidence: number | null;
-  accuracy: number | null;
-}
+export type { CurvePoints, MetricTable, ReliabilityBin };
 
 export interface EvaluatedModel {
   /** Where the figures come from, in words ("federated evaluation at 4 sites, pooled"). */

@@ -12,9 +12,11 @@ import type { MetricTable, ReliabilitySums, ScoreStatistics } from './types.js';
 export type CurvePoints = [number, number][];
 
 export interface ReliabilityBin {
+  /** Bin edges (lo, hi] of the top-label confidence. */
   lo: number;
   hi: number;
   count: number;
+  /** Mean confidence and accuracy of the bin's predictions (null when empty). */
   confidence: number | null;
   accuracy: number | null;
 }
