@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { EvaluationBinding } from '../../shared/crypto/index.js';
 import { poolEvaluations, type RecordedSiteEvaluation, type SiteEvaluation, type SiteEvaluationSummary } from '../../shared/evaluation/index.js';
 import { RoundMismatchError, type RoundRecord } from '../../shared/wire/index.js';
+import { openRoundRecord } from './round.js';
 
 export interface EvaluationRoundOptions {
   federation: string;
@@ -29,24 +30,7 @@ export class EvaluationRound {
 
   constructor(private readonly options: EvaluationRoundOptions) {
     for (const site of options.selected) this.taskIds.set(site, randomUUID());
-    this.record = {
-      round: options.number,
-      state: 'open',
-      baseVersion: options.modelVersion,
-      modelVersion: 0,
-      selected: [...options.selected],
-      reports: [],
-      examples: 0,
-      startedUnixMs: options.now(),
-      closedUnixMs: 0,
-      bytesDown: 0,
-      bytesUp: 0,
-      metrics: {},
-      message: '',
-      refused: [],
-      failed: [],
-      strategy: 'evaluate',
-    };
+    this.record = { ...openRoundRecord(options.number, options.modelVersion, options.selected, options.now()), strategy: 'evaluate' };
   }
 
   get number(): number {

@@ -21,6 +21,27 @@ export interface RoundOptions {
   onFolded?: (site: string) => void;
 }
 
+/** The journal record of a round just opened: nothing reported, nothing moved, no model yet. */
+export function openRoundRecord(round: number, baseVersion: number, selected: readonly string[], startedUnixMs: number): RoundRecord {
+  return {
+    round,
+    state: 'open',
+    baseVersion,
+    modelVersion: 0,
+    selected: [...selected],
+    reports: [],
+    examples: 0,
+    startedUnixMs,
+    closedUnixMs: 0,
+    bytesDown: 0,
+    bytesUp: 0,
+    metrics: {},
+    message: '',
+    refused: [],
+    failed: [],
+  };
+}
+
 /**
  * One open round: which sites were asked, which task each holds, whose update is in flight or
  * folded in. It decides whether an upload may enter, and when the round can close.
@@ -41,23 +62,9 @@ export class Round implements UploadGate {
   constructor(private readonly options: RoundOptions) {
     for (const site of options.selected) this.taskIds.set(site, randomUUID());
     this.record = {
-      round: options.number,
-      state: 'open',
-      baseVersion: options.base.version,
-      modelVersion: 0,
-      selected: [...options.selected],
-      reports: [],
-      examples: 0,
-      startedUnixMs: options.now(),
-      closedUnixMs: 0,
-      bytesDown: 0,
-      bytesUp: 0,
-      metrics: {},
-      message: '',
+      ...openRoundRecord(options.number, options.base.version, options.selected, options.now()),
       secureAggregation: options.kind === 'masked',
-      refused: [],
       dropped: [],
-      failed: [],
       strategy: options.kind === 'masked' ? 'secure-sum' : (options.strategy ?? 'fedavg'),
     };
   }
