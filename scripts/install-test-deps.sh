@@ -9,8 +9,8 @@ set -euo pipefail
 #   metrics (python3-sklearn, python3-skimage); pydicom and Pillow for the DICOM reader and the
 #   resizer (python3-pydicom, python3-pil);
 # - real servers and tools: a PACS with DICOMweb (orthanc, orthanc-dicomweb); headless Chromium
-#   renders the report (chromium).
-PACKAGES="python3-nacl python3-numpy python3-sklearn python3-skimage python3-pydicom python3-pil orthanc orthanc-dicomweb chromium"
+#   renders the report (chromium); a NATS server with JetStream for the NATS control plane (nats-server).
+PACKAGES="python3-nacl python3-numpy python3-sklearn python3-skimage python3-pydicom python3-pil orthanc orthanc-dicomweb chromium nats-server"
 MISSING=""
 for p in $PACKAGES; do
   dpkg -s "$p" >/dev/null 2>&1 || MISSING="$MISSING $p"
