@@ -55,6 +55,7 @@ describe('resolveAgentOptions', () => {
       policy: join(dir, 'policy.yaml'),
       state: join(dir, 'state'),
       maxAttempts: 5,
+      logFormat: 'text',
       data: {
         source: `dicom:${join(dir, 'images')}`,
         labels: join(dir, 'images/labels.csv'),

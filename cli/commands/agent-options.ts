@@ -3,6 +3,7 @@ import type { DataSpec } from '../../shared/data/index.js';
 import { parsePublicKey } from '../../shared/crypto/index.js';
 import type { SourceKind } from '../../shared/data/sources/index.js';
 import { ConfigError } from '../../shared/wire/index.js';
+import { resolveNatsSettings, type LogFormat, type NatsSettings } from '../../shared/config/index.js';
 import type { AgentConfigFile } from '../../node-agent/config/index.js';
 import { checkSource, dataSpecFrom } from './data-options.js';
 
@@ -20,6 +21,12 @@ export interface AgentFlags {
   policy?: string;
   state?: string;
   maxAttempts?: number;
+  nats?: string;
+  natsUser?: string;
+  natsPasswordFile?: string;
+  natsNkeyFile?: string;
+  natsCreds?: string;
+  logFormat?: LogFormat;
   data?: string;
   labels?: string;
   window?: string;
@@ -43,6 +50,8 @@ export interface AgentRunOptions {
   policy?: string;
   state: string;
   maxAttempts: number;
+  nats?: NatsSettings;
+  logFormat: LogFormat;
   data: DataSpec;
   trainer: string;
   step: number;
@@ -52,8 +61,11 @@ export interface AgentRunOptions {
 export const AGENT_DEFAULTS = {
   state: 'medley-agent',
   maxAttempts: 0,
+  logFormat: 'text',
   data: { source: 'synthetic', shard: '1/1', partition: 'iid', seed: 0 },
 } as const;
+
+const NATS_FLAGS = { url: '--nats', user: '--nats-user', passwordFile: '--nats-password-file', nkeyFile: '--nats-nkey-file', credsFile: '--nats-creds' } as const;
 
 /** Values with no default: the agent cannot start without them. */
 const REQUIRED = [
@@ -105,6 +117,17 @@ export function resolveAgentOptions(flags: AgentFlags, file?: AgentConfigFile): 
     count: flags.count ?? fileData.count,
   });
 
+  const fileNats = values.nats ?? {};
+  const natsInput = {
+    url: flags.nats ?? fileNats.url,
+    user: flags.natsUser ?? fileNats.user,
+    passwordFile: flags.natsPasswordFile ?? fileNats.passwordFile,
+    nkeyFile: flags.natsNkeyFile ?? fileNats.nkeyFile,
+    credsFile: flags.natsCreds ?? fileNats.credsFile,
+  };
+  const natsFlag = { url: flags.nats, user: flags.natsUser, passwordFile: flags.natsPasswordFile, nkeyFile: flags.natsNkeyFile, credsFile: flags.natsCreds };
+  const nats = resolveNatsSettings(natsInput, (key) => (natsFlag[key] !== undefined || file === undefined ? NATS_FLAGS[key] : inFile(`nats.${key}`)));
+
   return {
     coordinator: flags.coordinator ?? values.coordinator!,
     name: flags.name ?? values.name!,
@@ -113,6 +136,8 @@ export function resolveAgentOptions(flags: AgentFlags, file?: AgentConfigFile): 
     policy: flags.policy ?? values.policy,
     state: flags.state ?? values.state ?? AGENT_DEFAULTS.state,
     maxAttempts: flags.maxAttempts ?? values.maxAttempts ?? AGENT_DEFAULTS.maxAttempts,
+    ...(nats ? { nats } : {}),
+    logFormat: flags.logFormat ?? values.logFormat ?? AGENT_DEFAULTS.logFormat,
     data,
     trainer: flags.trainer,
     step: flags.step,

@@ -7,14 +7,15 @@ import { DEFAULT_POLICY, loadSitePolicy } from '../../node-agent/policy/index.js
 import { parsePublicKey, readIdentityFile } from '../../shared/crypto/index.js';
 import { registerAgentAudit } from './agent-audit.js';
 import type { Trainer } from '../../node-agent/index.js';
-import { finiteNumber, hostPort, nonNegativeInt, positiveInt } from './parse.js';
+import { finiteNumber, hostPort, logFormat, natsUrl, nonNegativeInt, positiveInt } from './parse.js';
 import { DATA_HELP, decodedSourceOptions, partitionFlag } from './data-options.js';
 import { loadAgentConfig } from '../../node-agent/config/index.js';
 import { AGENT_DEFAULTS, resolveAgentOptions, type AgentFlags } from './agent-options.js';
 
 const AGENT_CONFIG_HELP = `
 Configuration file (--config): the settings above as YAML keys (coordinator, name, identity,
-coordinatorKey, state, policy, maxAttempts) and a data: section (source, labels, window, size,
+coordinatorKey, state, policy, maxAttempts, logFormat, nats: {url, user, passwordFile, nkeyFile,
+credsFile}) and a data: section (source, labels, window, size,
 shard, partition, seed, count) taking the same forms as the flags. A flag given on the command
 line overrides the file's value; the required values may come from either. Relative paths in the
 file are read from the file's folder. --trainer, --step and --examples are flags only.`;
@@ -40,9 +41,16 @@ export function registerAgent(program: Command): void {
     .option('--step <x>', 'the constant a fixed-step trainer adds', finiteNumber, 0.001)
     .option('--examples <n>', 'example count a fixed-step trainer reports', positiveInt, 100)
     .option('--max-attempts <n>', `give up after this many failed connection attempts in a row (0 = never) (default: ${AGENT_DEFAULTS.maxAttempts})`, nonNegativeInt)
+    .option('--nats <url>', 'NATS server(s) for round announcements and events: nats://HOST:PORT or tls://HOST:PORT, comma-separated for a cluster (default: the bus rides the gRPC connection)', natsUrl)
+    .option('--nats-user <name>', 'NATS user name (with --nats-password-file)')
+    .option('--nats-password-file <file>', "file holding the NATS user's password")
+    .option('--nats-nkey-file <file>', 'file holding an NKEY seed for NATS')
+    .option('--nats-creds <file>', 'a NATS .creds file (user JWT and NKEY seed)')
+    .option('--log-format <text|json>', `log lines as text or one JSON object a line (default: ${AGENT_DEFAULTS.logFormat})`, logFormat)
     .addHelpText('after', AGENT_CONFIG_HELP))
     .action(async (flags: AgentFlags) => {
       const opts = resolveAgentOptions(flags, flags.config === undefined ? undefined : await loadAgentConfig(flags.config));
+      // opts.nats (helper A: new NodeAgent({ nats })) and opts.logFormat (helper D: log) plug in here.
       const log = (m: string) => process.stderr.write(`[agent ${opts.name}] ${m}\n`);
       const identity = await readIdentityFile(opts.identity);
       const coordinatorKey = parsePublicKey(opts.coordinatorKey, '--coordinator-key');

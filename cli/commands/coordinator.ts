@@ -3,7 +3,8 @@ import { Coordinator, initCoordinatorState, type ModelEvaluator } from '../../co
 import { adminKeyPath, coordinatorKeyPath } from '../../coordinator/store/index.js';
 import { formatPublicKey, parsePublicKey } from '../../shared/crypto/index.js';
 import { ConfigError } from '../../shared/wire/index.js';
-import { hostPort, nonNegativeInt, positiveInt, positiveNumber, collect } from './parse.js';
+import { hostPort, logFormat, natsUrl, nonNegativeInt, positiveInt, positiveNumber, collect } from './parse.js';
+import { resolveServeOptions, SERVE_DEFAULTS, type ServeFlags } from './coordinator-options.js';
 import { initialModel } from './initial-model.js';
 import { dataSpecFrom, SPLITTABLE_KINDS } from './data-options.js';
 
@@ -15,16 +16,6 @@ interface InitOptions {
   input: string;
   classes: number;
   seed: number;
-}
-
-interface ServeOptions {
-  dir: string;
-  listen: string;
-  evalData?: string;
-  evalSeed: number;
-  maxNorm?: number;
-  dropGrace: number;
-  strategyMemory: number;
 }
 
 const log = (m: string) => process.stderr.write(`[coordinator] ${m}\n`);
@@ -59,14 +50,23 @@ export function registerCoordinator(program: Command): void {
   coordinator
     .command('serve')
     .description('run the coordinator: accept agents, run rounds, serve the admin API')
-    .requiredOption('--dir <state>', 'state folder made by `medley coordinator init`')
-    .option('--listen <host:port>', 'address to listen on (port 0 picks a free one)', hostPort, '127.0.0.1:7070')
+    .option('--dir <state>', 'state folder made by `medley coordinator init` (required)')
+    .option('--listen <host:port>', `address to listen on (port 0 picks a free one) (default: ${SERVE_DEFAULTS.listen})`, hostPort)
     .option('--eval-data <synthetic|file.npz>', 'score each new global model on this held-out data')
-    .option('--eval-seed <s>', 'seed of synthetic held-out data', nonNegativeInt, 0)
+    .option('--eval-seed <s>', `seed of synthetic held-out data (default: ${SERVE_DEFAULTS.evalSeed})`, nonNegativeInt)
     .option('--max-norm <l2>', 'refuse updates whose L2 norm is larger', positiveNumber)
-    .option('--drop-grace <seconds>', 'how long a disconnected site keeps its place in a round', positiveInt, 15)
-    .option('--strategy-memory <MiB>', 'memory for the individual updates robust strategies keep (median, Krum, ...); beyond it they spill to STATE/strategy-spill', positiveInt, 512)
-    .action(async (opts: ServeOptions) => {
+    .option('--drop-grace <seconds>', `how long a disconnected site keeps its place in a round (default: ${SERVE_DEFAULTS.dropGrace})`, positiveInt)
+    .option('--strategy-memory <MiB>', `memory for the individual updates robust strategies keep (median, Krum, ...); beyond it they spill to STATE/strategy-spill (default: ${SERVE_DEFAULTS.strategyMemory})`, positiveInt)
+    .option('--nats <url>', 'NATS server(s) for the event bus: nats://HOST:PORT or tls://HOST:PORT, comma-separated for a cluster (default: the bus rides each agent\'s gRPC connection)', natsUrl)
+    .option('--nats-user <name>', 'NATS user name (with --nats-password-file)')
+    .option('--nats-password-file <file>', 'file holding the NATS user\'s password')
+    .option('--nats-nkey-file <file>', 'file holding an NKEY seed for NATS')
+    .option('--nats-creds <file>', 'a NATS .creds file (user JWT and NKEY seed)')
+    .option('--http <host:port>', 'serve the dashboard and /metrics on this address (off when absent)', hostPort)
+    .option('--log-format <text|json>', `log lines as text or one JSON object a line (default: ${SERVE_DEFAULTS.logFormat})`, logFormat)
+    .action(async (flags: ServeFlags) => {
+      // opts.nats (helper A: Coordinator.open), opts.http (helper D: listenHttp) and opts.logFormat (helper D: log) plug in below.
+      const opts = resolveServeOptions(flags);
       let evaluator: ModelEvaluator | undefined;
       if (opts.evalData) {
         const { loadHeldOut } = await import('../../shared/data/index.js');

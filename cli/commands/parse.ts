@@ -1,4 +1,19 @@
 import { InvalidArgumentError } from 'commander';
+import { parseLogFormat, parseNatsUrl, type LogFormat } from '../../shared/config/index.js';
+
+/** A shared value parser as a commander parser: its message becomes commander's "option ... argument ... is invalid". */
+function flagParser<T>(parse: (text: string) => T): (value: string) => T {
+  return (value) => {
+    try {
+      return parse(value);
+    } catch (err) {
+      throw new InvalidArgumentError((err as Error).message);
+    }
+  };
+}
+
+export const natsUrl: (value: string) => string = flagParser(parseNatsUrl);
+export const logFormat: (value: string) => LogFormat = flagParser(parseLogFormat);
 
 /** Commander argument parsers with messages that name the flag's expectation. */
 export function positiveInt(value: string): number {

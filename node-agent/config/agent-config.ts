@@ -6,6 +6,7 @@ import { hostPort } from '../../cli/commands/parse.js';
 import { parsePartition, parseShard } from '../../shared/data/index.js';
 import { formatSourceSpec, parseSourceSpec, parseWindow, SOURCE_FORMS } from '../../shared/data/sources/index.js';
 import { ConfigError } from '../../shared/wire/index.js';
+import { parseNatsUrl } from '../../shared/config/index.js';
 import { describeConfigIssue, type KeyDescriptions } from './config-errors.js';
 
 /**
@@ -41,6 +42,14 @@ const dataSchema = z.strictObject({
   count: z.number().int().min(1).optional(),
 });
 
+const natsSchema = z.strictObject({
+  url: parsedBy(parseNatsUrl).optional(),
+  user: z.string().min(1).optional(),
+  passwordFile: z.string().min(1).optional(),
+  nkeyFile: z.string().min(1).optional(),
+  credsFile: z.string().min(1).optional(),
+});
+
 export const agentConfigSchema = z.strictObject({
   coordinator: parsedBy(hostPort).optional(),
   name: z.string().min(1).optional(),
@@ -49,6 +58,8 @@ export const agentConfigSchema = z.strictObject({
   state: z.string().min(1).optional(),
   policy: z.string().min(1).optional(),
   maxAttempts: z.number().int().min(0).optional(),
+  logFormat: z.enum(['text', 'json']).optional(),
+  nats: natsSchema.optional(),
   data: dataSchema.optional(),
 });
 
@@ -64,9 +75,10 @@ export const AGENT_CONFIG_KEYS: KeyDescriptions = {
   keys: {
     '': Object.keys(agentConfigSchema.shape),
     data: Object.keys(dataSchema.shape),
+    nats: Object.keys(natsSchema.shape),
   },
   expected: {
-    '': 'a mapping of agent settings (coordinator, name, identity, coordinatorKey, state, policy, maxAttempts, data)',
+    '': 'a mapping of agent settings (coordinator, name, identity, coordinatorKey, state, policy, maxAttempts, logFormat, nats, data)',
     coordinator: 'HOST:PORT (for example 127.0.0.1:7070)',
     name: "this site's name as on the coordinator's site list (a string)",
     identity: 'the path of the site\'s private key file (a string)',
@@ -74,6 +86,13 @@ export const AGENT_CONFIG_KEYS: KeyDescriptions = {
     state: "the path of the agent's own folder (a string)",
     policy: 'the path of the site policy YAML file (a string)',
     maxAttempts: 'a whole number of at least 0 (0 = never give up)',
+    logFormat: 'text or json',
+    nats: 'a mapping with url and at most one of user with passwordFile, nkeyFile, credsFile',
+    'nats.url': 'nats://HOST:PORT or tls://HOST:PORT, several separated by commas (a string)',
+    'nats.user': 'the NATS user name (a string)',
+    'nats.passwordFile': "the path of the file holding the NATS user's password (a string)",
+    'nats.nkeyFile': 'the path of a file holding an NKEY seed (a string)',
+    'nats.credsFile': 'the path of a NATS .creds file (a string)',
     data: 'a mapping with source and optionally labels, window, size, shard, partition, seed, count',
     'data.source': `one of ${SOURCE_FORMS} (a string)`,
     'data.labels': 'the path of the labels CSV (a string)',
@@ -130,6 +149,13 @@ function resolvePaths(config: AgentConfig, dir: string): AgentConfig {
   if (config.state !== undefined) out.state = at(config.state);
   if (config.policy !== undefined) out.policy = at(config.policy);
   if (config.coordinatorKey !== undefined && !isKeyText(config.coordinatorKey)) out.coordinatorKey = at(config.coordinatorKey);
+  if (config.nats) {
+    const nats = { ...config.nats };
+    if (nats.passwordFile !== undefined) nats.passwordFile = at(nats.passwordFile);
+    if (nats.nkeyFile !== undefined) nats.nkeyFile = at(nats.nkeyFile);
+    if (nats.credsFile !== undefined) nats.credsFile = at(nats.credsFile);
+    out.nats = nats;
+  }
   if (config.data) {
     const data = { ...config.data };
     if (data.labels !== undefined) data.labels = at(data.labels);
