@@ -9,6 +9,7 @@ import { loadSodium, AdminGuard } from '../../shared/crypto/index.js';
 import { ModelStore, RoundJournal, SiteRegistry, readCoordinatorKeys, readFederationConfig } from '../store/index.js';
 import { adminService } from './admin-service.js';
 import { federationService } from './federation-service.js';
+import { CoordinatorMetrics, DashboardAuth, DashboardData, DashboardServer } from '../http/index.js';
 
 export interface CoordinatorOptions {
   stateDir: string;
@@ -37,6 +38,7 @@ export class Coordinator {
   private server: grpc.Server | null = null;
   private inProcess: InProcessServer | null = null;
   private enrolmentCheck: NodeJS.Timeout | null = null;
+  private dashboard: { server: DashboardServer; data: DashboardData } | null = null;
 
   private constructor(
     readonly federation: string,
@@ -48,6 +50,7 @@ export class Coordinator {
     readonly events: RoundEvents,
     private readonly services: { federation: grpc.UntypedServiceImplementation; admin: grpc.UntypedServiceImplementation },
     private readonly log: (message: string) => void,
+    private readonly http: { metrics: CoordinatorMetrics; auth: DashboardAuth },
   ) {}
 
   static async open(options: CoordinatorOptions): Promise<Coordinator> {
@@ -89,6 +92,7 @@ export class Coordinator {
     const receiver = new UpdateReceiver(controller, ingestKeys, spoolDir);
     const evaluations = new EvaluationReceiver(controller, ingestKeys);
     const common = { federation: config.federation, store, registry, sessions, controller, events };
+    const metrics = new CoordinatorMetrics({ store, journal, registry, sessions, controller, events });
     return new Coordinator(
       config.federation,
       store,
@@ -98,10 +102,11 @@ export class Coordinator {
       controller,
       events,
       {
-        federation: federationService({ ...common, receiver, evaluations, identity: keys.identity, log }),
+        federation: federationService({ ...common, receiver, evaluations, identity: keys.identity, log, traffic: metrics }),
         admin: adminService({ ...common, journal, evaluatorBackend: options.evaluator?.backend ?? '', guard: new AdminGuard(keys.adminKey) }),
       },
       log,
+      { metrics, auth: new DashboardAuth(keys.adminKey) },
     );
   }
 
@@ -121,6 +126,34 @@ export class Coordinator {
     const bound = `${host}:${port}`;
     this.log(`federation ${this.federation} listening on ${bound}; model version ${this.store.latest}`);
     return bound;
+  }
+
+  /**
+   * Serves the read-only dashboard and Prometheus /metrics over HTTP on `address` (HOST:PORT; port
+   * 0 picks a free one), apart from the gRPC port. Returns the address actually bound.
+   */
+  async listenHttp(address: string): Promise<string> {
+    if (this.dashboard) throw new Error('the dashboard is already being served; listenHttp is called once');
+    this.http.metrics.includeProcessMetrics();
+    const data = new DashboardData({ federation: this.federation, store: this.store, journal: this.journal, registry: this.registry, sessions: this.sessions, controller: this.controller, events: this.events });
+    const server = new DashboardServer({ data, metrics: this.http.metrics, auth: this.http.auth, log: this.log });
+    try {
+      const bound = await server.listen(address);
+      this.dashboard = { server, data };
+      this.log(`dashboard on http://${bound}/ and Prometheus metrics on http://${bound}/metrics (both need the dashboard token)`);
+      return bound;
+    } catch (err) {
+      data.close();
+      throw err;
+    }
+  }
+
+  /**
+   * The dashboard's bearer token (derived from the admin key; see coordinator/http/dashboard-token.ts),
+   * for a log writer's list of secrets that must never be written.
+   */
+  get dashboardToken(): string {
+    return this.http.auth.token;
   }
 
   /**
@@ -161,6 +194,10 @@ export class Coordinator {
   async close(): Promise<void> {
     if (this.enrolmentCheck) clearInterval(this.enrolmentCheck);
     this.enrolmentCheck = null;
+    const dashboard = this.dashboard;
+    this.dashboard = null;
+    dashboard?.data.close();
+    await dashboard?.server.close();
     const server = this.server;
     this.server = null;
     // Kept (shut down) rather than dropped, so in-process clients handed out earlier hear UNAVAILABLE.

@@ -37,6 +37,17 @@ export interface FederationServiceDeps {
   events: RoundEvents;
   identity: Identity;
   log: (message: string) => void;
+  /** Counts what goes in and out (the /metrics counters); absent, nothing is counted. */
+  traffic?: TrafficObserver;
+}
+
+/** Told of every upload's outcome and of the bytes moved; CoordinatorMetrics is the one in use. */
+export interface TrafficObserver {
+  updateAccepted(): void;
+  /** `err` is what the upload was refused with; the observer sorts it into a reason. */
+  updateRefused(err: unknown): void;
+  updateBytesReceived(bytes: number): void;
+  modelBytesSent(bytes: number): void;
 }
 
 function notOnList(site: string): UnknownSiteError {
@@ -220,6 +231,7 @@ export function federationService(deps: FederationServiceDeps): grpc.UntypedServ
         await writeMessage(call, { data: chunk });
         sent += chunk.length;
         controller.noteDownload(request.site, chunk.length);
+        deps.traffic?.modelBytesSent(chunk.length);
       }
       await writeMessage(call, { trailer: { bytes: sent } });
       call.end();
@@ -238,18 +250,20 @@ export function federationService(deps: FederationServiceDeps): grpc.UntypedServ
       }
     })();
     receiver
-      .receive(guarded, undefined, () => {
+      .receive(guarded, (bytes) => deps.traffic?.updateBytesReceived(bytes), () => {
         const go = new grpc.Metadata();
         go.set(UPLOAD_GO_METADATA, 'go');
         call.sendMetadata(go);
       })
       .then((receipt) => {
+        deps.traffic?.updateAccepted();
         events.publish({ kind: 'update-accepted', round: receipt.round, site: '', message: receipt.message, record: null });
         callback(null, receipt);
       })
       .catch((err: unknown) => {
         const status = toServiceError(err);
         log(`update refused: ${status.details}`);
+        deps.traffic?.updateRefused(err);
         events.publish({ kind: 'update-rejected', round: controller.openRound?.number ?? 0, site: '', message: status.details ?? '', record: null });
         callback(status, null);
         drain(call);
