@@ -37,7 +37,7 @@ const BENCHMARKS: Entry[] = [
   { name: 'distill', run: later('student AUROC', 'AUROC', 'issue 4') },
   { name: 'prune', run: later('fraction of conv parameters removed', 'fraction', 'issue 4') },
   { name: 'truncate', run: later('best truncated AUROC', 'AUROC', 'issue 4') },
-  { name: 'soak', run: later('coordinator RSS (MiB) after 200 rounds', 'MiB', 'later issue') },
+  { name: 'soak', run: async (o) => (await import('./soak.js')).benchSoak(o) },
   { name: 'scale', run: async (o) => (await import('./scale.js')).benchScale(o) },
   { name: 'strategies', run: async (o) => (await import('./strategies.js')).benchStrategies(o) },
 ];

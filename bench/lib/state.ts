@@ -1,7 +1,7 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { initCoordinatorState, type ModelManifest } from '../../coordinator/index.js';
+import { initCoordinatorState, type InitialModel, type ModelManifest } from '../../coordinator/index.js';
 import { adminKeyPath, coordinatorKeyPath } from '../../coordinator/store/index.js';
 import { generateIdentity, readIdentityFile, writeIdentityFile, type Identity } from '../../shared/crypto/index.js';
 import type { Cleanup } from './cleanup.js';
@@ -48,21 +48,14 @@ export function readSiteIdentity(stateDir: string, site: string): Promise<Identi
  * A coordinator state folder with a hand-made float32 model of `parameters` values (no TF.js:
  * the coordinator treats weights as opaque tensors) split like a CNN's: one big kernel holding
  * nearly everything, a few smaller tensors. Every site gets its own Ed25519 identity (key files in
- * ROOT/keys), enrolled with its public key. Removed by `cleanup`.
+ * ROOT/keys), enrolled with its public key. Removed by `cleanup`. `model` replaces the hand-made
+ * model with a real one (a zoo network the agents' TF.js trainer can build; `parameters` is then
+ * ignored), for benchmarks where agents train for real.
  */
-export async function benchState(opts: { parameters: number; sites: string[]; cleanup: Cleanup; federation?: string }): Promise<BenchState> {
+export async function benchState(opts: { parameters: number; sites: string[]; cleanup: Cleanup; federation?: string; model?: InitialModel }): Promise<BenchState> {
   const root = opts.cleanup.folder(await mkdtemp(join(tmpdir(), 'medley-bench-')));
   const dir = join(root, 'state');
-  const small = [1024, 256, 10];
-  const big = opts.parameters - small.reduce((a, b) => a + b, 0);
-  if (big < 1) throw new Error(`a bench model needs more than ${opts.parameters} parameters`);
-  const shapes: [string, number[]][] = [
-    ['dense_1/kernel', [big]],
-    ['dense_1/bias', [small[0]!]],
-    ['dense_2/kernel', [small[1]!]],
-    ['dense_2/bias', [small[2]!]],
-  ];
-  const tensors = shapes.map(([name, shape], i) => ({ name, shape, dtype: 'float32', data: fillNoise(new Float32Array(shape[0]!), 17 + i, 0.05) }));
+  const model = opts.model ?? flatModel(opts.parameters);
   const identities = new Map<string, Identity>();
   const enrolled: { name: string; publicKey: Uint8Array }[] = [];
   for (const name of opts.sites) {
@@ -75,7 +68,7 @@ export async function benchState(opts: { parameters: number; sites: string[]; cl
     stateDir: dir,
     federation: opts.federation ?? 'bench',
     sites: enrolled,
-    model: { spec: { arch: 'bench-flat', parameters: opts.parameters }, topology: { class_name: 'BenchFlat' }, tensors },
+    model,
   });
   return {
     dir,
@@ -89,6 +82,21 @@ export async function benchState(opts: { parameters: number; sites: string[]; cl
     agentStateDir: (site) => join(root, 'agents', site),
     agentArgs: (site) => agentKeyArgs(dir, site),
   };
+}
+
+/** One big kernel holding nearly all `parameters`, a few smaller tensors, like a CNN's split. */
+function flatModel(parameters: number): InitialModel {
+  const small = [1024, 256, 10];
+  const big = parameters - small.reduce((a, b) => a + b, 0);
+  if (big < 1) throw new Error(`a bench model needs more than ${parameters} parameters`);
+  const shapes: [string, number[]][] = [
+    ['dense_1/kernel', [big]],
+    ['dense_1/bias', [small[0]!]],
+    ['dense_2/kernel', [small[1]!]],
+    ['dense_2/bias', [small[2]!]],
+  ];
+  const tensors = shapes.map(([name, shape], i) => ({ name, shape, dtype: 'float32', data: fillNoise(new Float32Array(shape[0]!), 17 + i, 0.05) }));
+  return { spec: { arch: 'bench-flat', parameters }, topology: { class_name: 'BenchFlat' }, tensors };
 }
 
 export function siteNames(count: number): string[] {

@@ -1,0 +1,155 @@
+import { writeFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
+import type { BenchResult } from './result.js';
+import type { BenchOptions } from './lib/options.js';
+import { initialModel } from '../cli/commands/initial-model.js';
+import { AdminClient, ROUND_DEFAULTS, waitForSites } from './lib/admin.js';
+import { Cleanup } from './lib/cleanup.js';
+import { startCoordinator, startMedley, type Child } from './lib/procs.js';
+import { benchOutFile, memoryOf, slope, writeRssPlot } from './lib/rss-series.js';
+import { benchState, siteNames } from './lib/state.js';
+import { median, round } from './lib/stats.js';
+
+/*
+ * Many rounds of a small model with real agents, to show whether the coordinator or an agent
+ * keeps something per round: `medley coordinator serve` and 5 `medley agent run` processes over
+ * real gRPC, each agent training the zoo cnn-small (28x28x1) with TF.js on 32 synthetic images
+ * (1 epoch, batch 32) every round, all rounds in one run (`round start --rounds N`). RSS (VmRSS)
+ * of the coordinator and of one agent is read from /proc as each round closes.
+ *
+ * "No growth beyond noise", as a rule that can fail: for both processes, RSS after the last round
+ * at most 1.10x RSS after the first round, AND the least-squares slope of RSS over the last three
+ * quarters of the rounds (rounds 51-200) at most SLOPE_BOUND_MIB MiB per round, so a steady leak
+ * too small to pass 10% in 200 rounds still fails; and every round closed.
+ */
+
+const AGENTS = 5;
+/** 20 KiB per round: 3 MiB over the 150 rounds of the slope window, 2% of the coordinator's RSS. */
+const SLOPE_BOUND_MIB = 0.02;
+const RATIO_BOUND = 1.1;
+
+interface Sample {
+  round: number;
+  state: string;
+  unixMs: number;
+  coordinator: number | null;
+  agent: number | null;
+}
+
+export async function benchSoak({ quick, log }: BenchOptions): Promise<BenchResult> {
+  const rounds = quick ? 20 : 200;
+  const cleanup = new Cleanup();
+  try {
+    const names = siteNames(AGENTS);
+    const model = await initialModel('cnn-small', '28x28x1', 2, 1234);
+    const parameters = model.tensors.reduce((s, t) => s + t.data.length, 0);
+    const state = await benchState({ parameters, sites: names, cleanup, federation: 'soak', model });
+    const { proc: coordinator, address } = await startCoordinator(state.dir, cleanup);
+    const agents: Child[] = names.map((name, i) =>
+      startMedley(['agent', 'run', '--coordinator', address, '--name', name, ...state.agentArgs(name), '--data', 'synthetic', '--count', '32', '--seed', String(i + 1)], cleanup),
+    );
+    // The agent whose memory is followed; the others' end figures are reported beside it.
+    const watched = agents[0]!;
+    const admin = new AdminClient(address, state.adminKey);
+    cleanup.add(() => admin.close());
+    await waitForSites(admin, AGENTS, 180_000);
+    log(`soak: ${AGENTS} agent processes connected; ${rounds} rounds of cnn-small (${parameters} parameters), 32 images each, 1 epoch`);
+
+    const loadBefore = loadavg();
+    const started = performance.now();
+    const reply = await admin.startRounds({ ...ROUND_DEFAULTS, rounds, minSites: AGENTS, epochs: 1, batchSize: 32, learningRate: 0.001, deadlineSeconds: 60, waitSeconds: 60, seed: 1 });
+    const samples: Sample[] = [];
+    await admin.watch(reply.firstRound, (event) => {
+      if (event.kind !== 'round-closed' && event.kind !== 'round-failed') return;
+      const sample: Sample = {
+        round: event.round - reply.firstRound + 1,
+        state: event.kind === 'round-closed' ? 'closed' : 'failed',
+        unixMs: event.unixMs,
+        coordinator: memoryOf(coordinator.pid)?.rss ?? null,
+        agent: memoryOf(watched.pid)?.rss ?? null,
+      };
+      samples.push(sample);
+      if (sample.round === 1 || sample.round % 10 === 0 || sample.state !== 'closed') {
+        log(`soak: round ${sample.round}/${rounds} ${sample.state}: coordinator ${sample.coordinator?.toFixed(1)} MiB, agent ${sample.agent?.toFixed(1)} MiB, load ${loadavg()[0]!.toFixed(1)}`);
+      }
+    });
+    const seconds = (performance.now() - started) / 1000;
+    const loadAfter = loadavg();
+    const dead = [coordinator, ...agents].filter((p) => p.child.exitCode !== null || p.child.signalCode !== null);
+    if (dead.length) throw new Error(`a process exited during the soak:\n${dead.map((p) => p.tail()).join('\n---\n')}`);
+    const coordinatorEnd = memoryOf(coordinator.pid);
+    const watchedEnd = memoryOf(watched.pid);
+    const othersEnd = agents.slice(1).map((a) => round(memoryOf(a.pid)?.rss, 1));
+
+    const first = samples[0];
+    const last = samples[samples.length - 1];
+    if (!first || !last || first.coordinator === null || last.coordinator === null || first.agent === null || last.agent === null) {
+      throw new Error(`no RSS samples (${samples.length} rounds reported)`);
+    }
+    const closed = samples.filter((s) => s.state === 'closed').length;
+    const window = samples.filter((s) => s.round > Math.floor(rounds / 4));
+    const series = (pick: (s: Sample) => number | null) => samples.flatMap((s) => (pick(s) === null ? [] : [{ x: s.round, y: pick(s)! }]));
+    const coordinatorPoints = series((s) => s.coordinator);
+    const agentPoints = series((s) => s.agent);
+    const coordinatorSlope = slope(window.flatMap((s) => (s.coordinator === null ? [] : [{ x: s.round, y: s.coordinator }])));
+    const agentSlope = slope(window.flatMap((s) => (s.agent === null ? [] : [{ x: s.round, y: s.agent }])));
+    const coordinatorRatio = last.coordinator / first.coordinator;
+    const agentRatio = last.agent / first.agent;
+    const met =
+      closed === rounds &&
+      samples.length === rounds &&
+      coordinatorRatio <= RATIO_BOUND &&
+      agentRatio <= RATIO_BOUND &&
+      coordinatorSlope <= SLOPE_BOUND_MIB &&
+      agentSlope <= SLOPE_BOUND_MIB;
+
+    const plot = await writeRssPlot(`soak${quick ? '-quick' : ''}.svg`, `RSS over ${rounds} rounds: coordinator and one agent (5 agents, cnn-small)`, [
+      { name: 'coordinator', points: coordinatorPoints },
+      { name: `agent ${names[0]}`, points: agentPoints },
+    ]);
+    const samplesFile = await benchOutFile(`soak${quick ? '-quick' : ''}-samples.json`);
+    await writeFile(samplesFile, JSON.stringify(samples) + '\n');
+    log(`soak: coordinator ${first.coordinator.toFixed(1)} -> ${last.coordinator.toFixed(1)} MiB (slope ${coordinatorSlope.toFixed(4)} MiB/round), agent ${first.agent.toFixed(1)} -> ${last.agent.toFixed(1)} MiB (slope ${agentSlope.toFixed(4)}); plot ${plot}`);
+
+    const summary = (values: number[]) => ({ min: round(Math.min(...values), 1), median: round(median(values), 1), max: round(Math.max(...values), 1) });
+    const at = [1, 10, 25, 50, 100, 150, 200].filter((r) => r <= rounds);
+    const roundSeconds = samples.slice(1).map((s, i) => (s.unixMs - samples[i]!.unixMs) / 1000);
+    return {
+      metric: `coordinator RSS (MiB) after ${rounds} rounds, ${AGENTS} agent processes training cnn-small 28x28x1 with TF.js (32 images, 1 epoch, batch 32)`,
+      unit: 'MiB',
+      value: round(last.coordinator, 1),
+      peer: { name: 'coordinator RSS (MiB) after the first round', value: round(first.coordinator, 1) },
+      ratio: round(coordinatorRatio, 3),
+      target: `no growth beyond noise: for the coordinator and the agent, RSS after round ${rounds} <= ${RATIO_BOUND}x RSS after round 1 and least-squares slope over rounds ${Math.floor(rounds / 4) + 1}-${rounds} <= ${SLOPE_BOUND_MIB} MiB/round; every round closed`,
+      met,
+      agent_rss_start_mib: round(first.agent, 1),
+      agent_rss_end_mib: round(last.agent, 1),
+      agent_ratio: round(agentRatio, 3),
+      coordinator_slope_mib_per_round: round(coordinatorSlope, 4),
+      agent_slope_mib_per_round: round(agentSlope, 4),
+      slope_rounds: [Math.floor(rounds / 4) + 1, rounds],
+      coordinator_peak_rss_mib: round(coordinatorEnd?.hwm, 1),
+      agent_peak_rss_mib: round(watchedEnd?.hwm, 1),
+      other_agents_rss_end_mib: othersEnd,
+      rounds,
+      rounds_closed: closed,
+      seconds: round(seconds, 1),
+      seconds_per_round_median: round(median(roundSeconds), 2),
+      load_average_start: round(loadBefore[0], 2),
+      load_average_end: round(loadAfter[0], 2),
+      samples_summary: {
+        coordinator_rss_mib: summary(coordinatorPoints.map((p) => p.y)),
+        agent_rss_mib: summary(agentPoints.map((p) => p.y)),
+        at_round: Object.fromEntries(at.map((r) => {
+          const s = samples.find((x) => x.round === r);
+          return [r, { coordinator: round(s?.coordinator, 1), agent: round(s?.agent, 1) }];
+        })),
+      },
+      plot,
+      samples_file: samplesFile,
+    };
+  } finally {
+    log('soak: stopping agents and the coordinator, removing the state folder');
+    await cleanup.run();
+  }
+}
