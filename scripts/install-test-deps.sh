@@ -11,21 +11,30 @@ set -euo pipefail
 # - real servers and tools: a PACS with DICOMweb (orthanc, orthanc-dicomweb); headless Chromium
 #   renders the report (chromium); a NATS server with JetStream for the NATS control plane (nats-server).
 PACKAGES="python3-nacl python3-numpy python3-sklearn python3-skimage python3-pydicom python3-pil orthanc orthanc-dicomweb chromium nats-server"
+# Installed without their recommended packages (docker-compose would otherwise pull in the whole
+# docker.io daemon): systemd's systemd-analyze/-sysusers/-tmpfiles check deploy/systemd, and
+# Debian's docker-compose (Compose v1, Python) runs `config` on deploy/docker/compose.yaml.
+LEAN_PACKAGES="systemd docker-compose"
 MISSING=""
 for p in $PACKAGES; do
   dpkg -s "$p" >/dev/null 2>&1 || MISSING="$MISSING $p"
 done
-if [ -n "$MISSING" ]; then
+MISSING_LEAN=""
+for p in $LEAN_PACKAGES; do
+  dpkg -s "$p" >/dev/null 2>&1 || MISSING_LEAN="$MISSING_LEAN $p"
+done
+if [ -n "$MISSING$MISSING_LEAN" ]; then
   SUDO=""
   if [ "$(id -u)" != "0" ]; then
     if ! command -v sudo >/dev/null 2>&1; then
-      echo "the tests need these Debian packages:$MISSING; install them (apt-get install$MISSING) as root, then run npm test again" >&2
+      echo "the tests need these Debian packages:$MISSING$MISSING_LEAN; install them (apt-get install$MISSING$MISSING_LEAN) as root, then run npm test again" >&2
       exit 1
     fi
     SUDO="sudo"
   fi
   export DEBIAN_FRONTEND=noninteractive
-  echo "installing:$MISSING"
+  echo "installing:$MISSING$MISSING_LEAN"
   $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq $MISSING >/dev/null
+  if [ -n "$MISSING" ]; then $SUDO apt-get install -y -qq $MISSING >/dev/null; fi
+  if [ -n "$MISSING_LEAN" ]; then $SUDO apt-get install -y -qq --no-install-recommends $MISSING_LEAN >/dev/null; fi
 fi
