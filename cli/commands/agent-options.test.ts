@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadAgentConfig } from '../../node-agent/config/index.js';
-import { resolveAgentOptions, type AgentFlags } from './agent-options.js';
+import { loadAgentSettings, resolveAgentOptions, type AgentFlags } from './agent-options.js';
 
 const KEY = `ed25519:${Buffer.alloc(32, 7).toString('base64')}`;
 /** What commander hands over when only the flag-only options (with their defaults) are present. */
@@ -108,10 +108,10 @@ describe('resolveAgentOptions', () => {
   it('names the file and every required key missing from both file and flags', async () => {
     const { path, resolve } = await resolveWith('name: st-mary\n', { identity: '/k/site.key' });
     await expect(resolve()).rejects.toThrow(
-      `agent config ${path}: missing coordinator (or --coordinator HOST:PORT), coordinatorKey (or --coordinator-key KEY|FILE); put each in the file or give it on the command line`,
+      `agent config ${path}: missing coordinator (or --coordinator HOST:PORT or MEDLEY_COORDINATOR), coordinatorKey (or --coordinator-key KEY|FILE or MEDLEY_COORDINATOR_KEY); put each in the file, the environment or on the command line`,
     );
     expect(() => resolveAgentOptions({ ...NO_FLAGS, name: 's', identity: 'i' })).toThrow(
-      'missing --coordinator HOST:PORT, --coordinator-key KEY|FILE; give each on the command line or in a configuration file named with --config',
+      'missing --coordinator HOST:PORT (or MEDLEY_COORDINATOR), --coordinator-key KEY|FILE (or MEDLEY_COORDINATOR_KEY); give each on the command line, in the environment or in a configuration file named with --config',
     );
   });
 
@@ -122,6 +122,26 @@ describe('resolveAgentOptions', () => {
     await expect(labels.resolve()).rejects.toThrow(`agent config ${labels.path}: data.labels is "${join(labels.dir, 'labels.csv')}": no such file; expected the path of the labels CSV`);
     const key = await resolveWith(FULL.replace('coordinatorKey: keys/coordinator.key.pub', 'coordinatorKey: agent.yaml'));
     await expect(key.resolve()).rejects.toThrow(`agent config ${key.path}: coordinatorKey "${join(key.dir, 'agent.yaml')}" is not an Ed25519 public key`);
+  });
+
+  it('takes the environment over the file and a flag over the environment, and names the variable a bad value came from', async () => {
+    const { dir, path } = await site(FULL.replace('  labels: images/labels.csv\n', ''));
+    const env = { MEDLEY_NAME: 'st-env', MEDLEY_MAX_ATTEMPTS: '7', MEDLEY_DATA_SOURCE: 'synthetic', MEDLEY_NATS_URL: 'nats://bus:4222', MEDLEY_NATS_CREDS_FILE: '/etc/medley/site.creds' };
+    const settings = await loadAgentSettings(path, env);
+    expect(resolveAgentOptions(NO_FLAGS, settings)).toMatchObject({
+      name: 'st-env',
+      maxAttempts: 7,
+      coordinator: '10.0.0.5:7070',
+      nats: { url: 'nats://bus:4222', credsFile: '/etc/medley/site.creds' },
+      data: { source: 'synthetic', seed: 11 },
+    });
+    expect(resolveAgentOptions({ ...NO_FLAGS, name: 'st-flag', maxAttempts: 0 }, settings)).toMatchObject({ name: 'st-flag', maxAttempts: 0 });
+    const badKey = await loadAgentSettings(path, { MEDLEY_COORDINATOR_KEY: join(dir, 'agent.yaml') });
+    expect(() => resolveAgentOptions(NO_FLAGS, badKey)).toThrow(`environment variable MEDLEY_COORDINATOR_KEY "${join(dir, 'agent.yaml')}" is not an Ed25519 public key`);
+    const badSource = await loadAgentSettings(path, { MEDLEY_DATA_SOURCE: 'dicom:/nonexistent-scans' });
+    expect(() => resolveAgentOptions(NO_FLAGS, badSource)).toThrow(/^environment variable MEDLEY_DATA_SOURCE dicom:\/nonexistent-scans: \/nonexistent-scans is not a folder/);
+    const envOnly = await loadAgentSettings(undefined, { MEDLEY_COORDINATOR: 'h:7070', MEDLEY_NAME: 's', MEDLEY_IDENTITY: 'id.key', MEDLEY_COORDINATOR_KEY: KEY });
+    expect(resolveAgentOptions(NO_FLAGS, envOnly)).toMatchObject({ coordinator: 'h:7070', name: 's', identity: 'id.key' });
   });
 
   it('names the flag, not the file, when the bad value came from the command line', async () => {

@@ -3,8 +3,9 @@ import type { DataSpec } from '../../shared/data/index.js';
 import { parsePublicKey } from '../../shared/crypto/index.js';
 import type { SourceKind } from '../../shared/data/sources/index.js';
 import { ConfigError } from '../../shared/wire/index.js';
-import { resolveNatsSettings, type LogFormat, type NatsSettings } from '../../shared/config/index.js';
-import type { AgentConfigFile } from '../../node-agent/config/index.js';
+import { resolveNatsSettings, variableName, type LogFormat, type NatsSettings } from '../../shared/config/index.js';
+import { loadAgentConfig, type AgentConfigFile } from '../../node-agent/config/index.js';
+import { COORDINATOR_SETTINGS, variablesOf } from '../../shared/config/index.js';
 import { checkSource, dataSpecFrom } from './data-options.js';
 
 /**
@@ -76,27 +77,36 @@ const REQUIRED = [
 ] as const;
 
 /**
- * Merges the command line over the file (a flag wins, so one run can change one value without
- * editing the deployment's file), fills in defaults, and checks what the file gave with errors that
- * name the file and the key. Values from flags were checked by commander's parsers already, and
- * their remaining checks (files that must exist) name the flag.
+ * The agent's file (when --config names one) and this process's MEDLEY_ variables. The
+ * coordinator's variables are not taken for misspellings: one host may run both.
+ */
+export function loadAgentSettings(configPath: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<AgentConfigFile> {
+  return loadAgentConfig(configPath, { env, alsoKnown: variablesOf(COORDINATOR_SETTINGS) });
+}
+
+/**
+ * Merges the command line over the environment and the file (flag > environment > file > default:
+ * one run can change one value without editing the deployment's file), and checks what the file or
+ * the environment gave with errors that name the file and key or the variable. Values from flags
+ * were checked by commander's parsers already, and their remaining checks (files that must exist)
+ * name the flag.
  */
 export function resolveAgentOptions(flags: AgentFlags, file?: AgentConfigFile): AgentRunOptions {
   const values = file?.values ?? {};
-  const inFile = (key: string) => `agent config ${file!.path}: ${key}`;
+  const inFile = (key: string) => (file ? file.where(key) : key);
 
   const missing = REQUIRED.filter(({ key }) => flags[key] === undefined && values[key] === undefined);
   if (missing.length > 0) {
-    const what = missing.map(({ key, flag, form }) => (file ? `${key} (or ${flag} ${form})` : `${flag} ${form}`));
+    const what = missing.map(({ key, flag, form }) => (file?.path !== undefined ? `${key} (or ${flag} ${form} or ${variableName([key])})` : `${flag} ${form} (or ${variableName([key])})`));
     throw new ConfigError(
-      file
-        ? `agent config ${file.path}: missing ${what.join(', ')}; put each in the file or give it on the command line`
-        : `missing ${what.join(', ')}; give each on the command line or in a configuration file named with --config`,
+      file?.path !== undefined
+        ? `agent config ${file.path}: missing ${what.join(', ')}; put each in the file, the environment or on the command line`
+        : `missing ${what.join(', ')}; give each on the command line, in the environment or in a configuration file named with --config`,
     );
   }
 
   const coordinatorKey = flags.coordinatorKey ?? values.coordinatorKey!;
-  // Checked here so a bad key in the file is reported against the file, not as a flag.
+  // Checked here so a bad key in the file is reported against the file (or variable), not as a flag.
   if (flags.coordinatorKey === undefined) parsePublicKey(coordinatorKey, inFile('coordinatorKey'));
 
   const fileData = values.data ?? {};
@@ -126,7 +136,7 @@ export function resolveAgentOptions(flags: AgentFlags, file?: AgentConfigFile): 
     credsFile: flags.natsCreds ?? fileNats.credsFile,
   };
   const natsFlag = { url: flags.nats, user: flags.natsUser, passwordFile: flags.natsPasswordFile, nkeyFile: flags.natsNkeyFile, credsFile: flags.natsCreds };
-  const nats = resolveNatsSettings(natsInput, (key) => (natsFlag[key] !== undefined || file === undefined ? NATS_FLAGS[key] : inFile(`nats.${key}`)));
+  const nats = resolveNatsSettings(natsInput, (key) => (natsFlag[key] === undefined && fileNats[key] !== undefined ? inFile(`nats.${key}`) : NATS_FLAGS[key]));
 
   return {
     coordinator: flags.coordinator ?? values.coordinator!,

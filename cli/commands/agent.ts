@@ -9,16 +9,17 @@ import { registerAgentAudit } from './agent-audit.js';
 import type { Trainer } from '../../node-agent/index.js';
 import { finiteNumber, hostPort, logFormat, natsUrl, nonNegativeInt, positiveInt } from './parse.js';
 import { DATA_HELP, decodedSourceOptions, partitionFlag } from './data-options.js';
-import { loadAgentConfig } from '../../node-agent/config/index.js';
-import { AGENT_DEFAULTS, resolveAgentOptions, type AgentFlags } from './agent-options.js';
+import { AGENT_DEFAULTS, loadAgentSettings, resolveAgentOptions, type AgentFlags } from './agent-options.js';
 
 const AGENT_CONFIG_HELP = `
 Configuration file (--config): the settings above as YAML keys (coordinator, name, identity,
 coordinatorKey, state, policy, maxAttempts, logFormat, nats: {url, user, passwordFile, nkeyFile,
-credsFile}) and a data: section (source, labels, window, size,
-shard, partition, seed, count) taking the same forms as the flags. A flag given on the command
-line overrides the file's value; the required values may come from either. Relative paths in the
-file are read from the file's folder. --trainer, --step and --examples are flags only.`;
+credsFile}) and a data: section (source, labels, window, size, shard, partition, seed, count) taking
+the same forms as the flags. Each key is also an environment variable: MEDLEY_ + the key path in
+SCREAMING_SNAKE (MEDLEY_COORDINATOR, MEDLEY_NATS_URL, MEDLEY_DATA_SOURCE, ...). A flag given on the
+command line overrides the environment, which overrides the file's value; the required values may
+come from any of them. Relative paths in the file are read from the file's folder. --trainer, --step
+and --examples are flags only.`;
 
 export function registerAgent(program: Command): void {
   const agent = program.command('agent').description("run a hospital's node agent");
@@ -49,7 +50,7 @@ export function registerAgent(program: Command): void {
     .option('--log-format <text|json>', `log lines as text or one JSON object a line (default: ${AGENT_DEFAULTS.logFormat})`, logFormat)
     .addHelpText('after', AGENT_CONFIG_HELP))
     .action(async (flags: AgentFlags) => {
-      const opts = resolveAgentOptions(flags, flags.config === undefined ? undefined : await loadAgentConfig(flags.config));
+      const opts = resolveAgentOptions(flags, await loadAgentSettings(flags.config));
       // opts.nats (helper A: new NodeAgent({ nats })) and opts.logFormat (helper D: log) plug in here.
       const log = (m: string) => process.stderr.write(`[agent ${opts.name}] ${m}\n`);
       const identity = await readIdentityFile(opts.identity);

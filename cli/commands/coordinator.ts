@@ -4,7 +4,7 @@ import { adminKeyPath, coordinatorKeyPath } from '../../coordinator/store/index.
 import { formatPublicKey, parsePublicKey } from '../../shared/crypto/index.js';
 import { ConfigError } from '../../shared/wire/index.js';
 import { hostPort, logFormat, natsUrl, nonNegativeInt, positiveInt, positiveNumber, collect } from './parse.js';
-import { resolveServeOptions, SERVE_DEFAULTS, type ServeFlags } from './coordinator-options.js';
+import { loadServeSettings, resolveServeOptions, SERVE_DEFAULTS, SERVE_CONFIG_HELP, type ServeFlags } from './coordinator-options.js';
 import { initialModel } from './initial-model.js';
 import { dataSpecFrom, SPLITTABLE_KINDS } from './data-options.js';
 
@@ -50,7 +50,8 @@ export function registerCoordinator(program: Command): void {
   coordinator
     .command('serve')
     .description('run the coordinator: accept agents, run rounds, serve the admin API')
-    .option('--dir <state>', 'state folder made by `medley coordinator init` (required)')
+    .option('--config <file>', "the coordinator's configuration (YAML; see deploy/coordinator.example.yaml): any of the settings below as camelCase keys, NATS under nats:")
+    .option('--dir <state>', 'state folder made by `medley coordinator init` (required: here, MEDLEY_DIR or `dir` in --config)')
     .option('--listen <host:port>', `address to listen on (port 0 picks a free one) (default: ${SERVE_DEFAULTS.listen})`, hostPort)
     .option('--eval-data <synthetic|file.npz>', 'score each new global model on this held-out data')
     .option('--eval-seed <s>', `seed of synthetic held-out data (default: ${SERVE_DEFAULTS.evalSeed})`, nonNegativeInt)
@@ -64,9 +65,10 @@ export function registerCoordinator(program: Command): void {
     .option('--nats-creds <file>', 'a NATS .creds file (user JWT and NKEY seed)')
     .option('--http <host:port>', 'serve the dashboard and /metrics on this address (off when absent)', hostPort)
     .option('--log-format <text|json>', `log lines as text or one JSON object a line (default: ${SERVE_DEFAULTS.logFormat})`, logFormat)
+    .addHelpText('after', SERVE_CONFIG_HELP)
     .action(async (flags: ServeFlags) => {
       // opts.nats (helper A: Coordinator.open), opts.http (helper D: listenHttp) and opts.logFormat (helper D: log) plug in below.
-      const opts = resolveServeOptions(flags);
+      const opts = resolveServeOptions(flags, await loadServeSettings(flags.config));
       let evaluator: ModelEvaluator | undefined;
       if (opts.evalData) {
         const { loadHeldOut } = await import('../../shared/data/index.js');

@@ -1,5 +1,20 @@
 import { InvalidArgumentError } from 'commander';
-import { parseLogFormat, parseNatsUrl, type LogFormat } from '../../shared/config/index.js';
+import {
+  parseFiniteNumber,
+  parseHostPort,
+  parseLogFormat,
+  parseNatsUrl,
+  parseNonNegativeInt,
+  parseNonNegativeNumber,
+  parsePositiveInt,
+  parsePositiveNumber,
+  type LogFormat,
+} from '../../shared/config/index.js';
+
+/**
+ * Commander argument parsers. The parsing itself lives in shared/config, so configuration files and
+ * environment variables accept the same text with the same words.
+ */
 
 /** A shared value parser as a commander parser: its message becomes commander's "option ... argument ... is invalid". */
 function flagParser<T>(parse: (text: string) => T): (value: string) => T {
@@ -16,44 +31,12 @@ export const natsUrl: (value: string) => string = flagParser(parseNatsUrl);
 export const logFormat: (value: string) => LogFormat = flagParser(parseLogFormat);
 
 /** Commander argument parsers with messages that name the flag's expectation. */
-export function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`"${value}" is not a whole number of at least 1`);
-  return n;
-}
-
-export function nonNegativeInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`"${value}" is not a whole number of at least 0`);
-  return n;
-}
-
-export function positiveNumber(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`"${value}" is not a positive number`);
-  return n;
-}
-
-export function nonNegativeNumber(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`"${value}" is not a number of at least 0`);
-  return n;
-}
-
-export function finiteNumber(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n)) throw new InvalidArgumentError(`"${value}" is not a number`);
-  return n;
-}
-
-export function hostPort(value: string): string {
-  const i = value.lastIndexOf(':');
-  const port = Number(value.slice(i + 1));
-  if (i <= 0 || !Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new InvalidArgumentError(`"${value}" is not HOST:PORT (for example 127.0.0.1:7070)`);
-  }
-  return value;
-}
+export const positiveInt: (value: string) => number = flagParser(parsePositiveInt);
+export const nonNegativeInt: (value: string) => number = flagParser(parseNonNegativeInt);
+export const positiveNumber: (value: string) => number = flagParser(parsePositiveNumber);
+export const nonNegativeNumber: (value: string) => number = flagParser(parseNonNegativeNumber);
+export const finiteNumber: (value: string) => number = flagParser(parseFiniteNumber);
+export const hostPort: (value: string) => string = flagParser(parseHostPort);
 
 export function collect(value: string, previous: string[]): string[] {
   return [...previous, ...value.split(',').map((s) => s.trim()).filter(Boolean)];

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../shared/wire/index.js';
-import { loadAgentConfig, parseAgentConfig } from './agent-config.js';
-import { suggestKey } from './config-errors.js';
+import { variablesOf } from '../../shared/config/index.js';
+import { AGENT_SETTINGS, loadAgentConfig, parseAgentConfig } from './agent-config.js';
 
 async function configFile(text: string): Promise<string> {
   const path = join(await mkdtemp(join(tmpdir(), 'medley-agent-config-')), 'agent.yaml');
@@ -44,8 +44,9 @@ describe('loadAgentConfig', () => {
   it('reads every key and resolves relative paths against the file\'s folder', async () => {
     const path = await configFile(VALID);
     const dir = join(path, '..');
-    expect(await loadAgentConfig(path)).toEqual({
-      path,
+    const loaded = await loadAgentConfig(path);
+    expect(loaded.path).toBe(path);
+    expect(loaded).toMatchObject({
       values: {
         coordinator: '127.0.0.1:7070',
         name: 'st-mary',
@@ -143,14 +144,45 @@ describe('loadAgentConfig', () => {
   });
 });
 
-describe('suggestKey', () => {
-  const keys = { '': ['coordinator', 'coordinatorKey', 'data'], data: ['source', 'seed'] };
-  it('suggests a close key at the same level, or the same key at another level', () => {
-    expect(suggestKey('CoordinatorKey', '', keys)).toBe('coordinatorKey');
-    expect(suggestKey('coordinatorkye', '', keys)).toBe('coordinatorKey');
-    expect(suggestKey('sed', 'data', keys)).toBe('data.seed');
-    expect(suggestKey('source', '', keys)).toBe('data.source');
-    expect(suggestKey('x', '', keys)).toBeUndefined();
-    expect(suggestKey('unrelated', 'data', keys)).toBeUndefined();
+describe('agent settings from the environment', () => {
+  it('has one MEDLEY_ variable per key, data and nats keys included', () => {
+    expect(variablesOf(AGENT_SETTINGS)).toEqual([
+      'MEDLEY_COORDINATOR',
+      'MEDLEY_NAME',
+      'MEDLEY_IDENTITY',
+      'MEDLEY_COORDINATOR_KEY',
+      'MEDLEY_STATE',
+      'MEDLEY_POLICY',
+      'MEDLEY_MAX_ATTEMPTS',
+      'MEDLEY_LOG_FORMAT',
+      'MEDLEY_NATS_URL',
+      'MEDLEY_NATS_USER',
+      'MEDLEY_NATS_PASSWORD_FILE',
+      'MEDLEY_NATS_NKEY_FILE',
+      'MEDLEY_NATS_CREDS_FILE',
+      'MEDLEY_DATA_SOURCE',
+      'MEDLEY_DATA_LABELS',
+      'MEDLEY_DATA_WINDOW',
+      'MEDLEY_DATA_SIZE',
+      'MEDLEY_DATA_SHARD',
+      'MEDLEY_DATA_PARTITION',
+      'MEDLEY_DATA_SEED',
+      'MEDLEY_DATA_COUNT',
+    ]);
+  });
+
+  it('overrides the file and checks values with the same parsers, naming the variable', () => {
+    const env = { MEDLEY_DATA_SOURCE: 'synthetic', MEDLEY_DATA_SHARD: '1/3', MEDLEY_MAX_ATTEMPTS: '9', MEDLEY_NATS_URL: 'nats://bus:4222' };
+    const s = parseAgentConfig(VALID, '/etc/medley/agent.yaml', { env });
+    expect(s.values).toMatchObject({ maxAttempts: 9, nats: { url: 'nats://bus:4222' }, data: { source: 'synthetic', shard: '1/3', seed: 7, labels: '/etc/medley/images/labels.csv' } });
+    expect(s.where('data.source')).toBe('environment variable MEDLEY_DATA_SOURCE');
+    expect(s.where('data.seed')).toBe('agent config /etc/medley/agent.yaml: data.seed');
+    expect(() => parseAgentConfig('', '/etc/medley/agent.yaml', { env: { MEDLEY_DATA_SHARD: '4/3' } })).toThrow(
+      "environment variable MEDLEY_DATA_SHARD is \"4/3\": shard '4/3': site number must be between 1 and 3",
+    );
+    expect(() => parseAgentConfig('', '/etc/medley/agent.yaml', { env: { MEDLEY_MAX_ATTEMPTS: 'lots' } })).toThrow(
+      'environment variable MEDLEY_MAX_ATTEMPTS is "lots"; expected a whole number of at least 0 (0 = never give up)',
+    );
+    expect(() => parseAgentConfig('', '/etc/medley/agent.yaml', { env: { MEDLEY_DATA_SORCE: 'synthetic' } })).toThrow(/MEDLEY_DATA_SORCE is not a setting of the agent; did you mean MEDLEY_DATA_SOURCE\?/);
   });
 });

@@ -1,35 +1,29 @@
-import { readFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
-import { parseDocument } from 'yaml';
+import { resolve } from 'node:path';
 import { z } from 'zod';
-import { hostPort } from '../../cli/commands/parse.js';
+import {
+  loadSettings,
+  logFormatSchema,
+  NATS_EXPECTED,
+  natsConfigSchema,
+  parsedBy,
+  parseHostPort,
+  resolveNatsPaths,
+  settingsFromText,
+  type KeyDescriptions,
+  type Settings,
+  type SettingsInput,
+  type SettingsSchema,
+} from '../../shared/config/index.js';
 import { parsePartition, parseShard } from '../../shared/data/index.js';
 import { formatSourceSpec, parseSourceSpec, parseWindow, SOURCE_FORMS } from '../../shared/data/sources/index.js';
-import { ConfigError } from '../../shared/wire/index.js';
-import { parseNatsUrl } from '../../shared/config/index.js';
-import { describeConfigIssue, type KeyDescriptions } from './config-errors.js';
 
 /**
- * The agent's configuration file (`medley agent run --config agent.yaml`). Every key is optional
- * here because a flag may give it instead; which values are required is decided once file and
- * flags are merged (cli/commands/agent-options.ts). Strict at every level: a misspelt key must
- * not silently fall back to a default.
+ * The agent's configuration file (`medley agent run --config agent.yaml`) and its environment
+ * overrides (MEDLEY_COORDINATOR, MEDLEY_DATA_SOURCE, ...). Every key is optional here because a
+ * flag or variable may give it instead; which values are required is decided once everything is
+ * merged (cli/commands/agent-options.ts). Strict at every level: a misspelt key must not silently
+ * fall back to a default.
  */
-
-/**
- * A string checked by the same parser the matching flag uses, so the file and the command line
- * accept and refuse the same values with the same words. The text is kept as written; the agent
- * parses it again where it is used.
- */
-function parsedBy(parse: (text: string) => unknown) {
-  return z.string().superRefine((text, ctx) => {
-    try {
-      parse(text);
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: (err as Error).message });
-    }
-  });
-}
 
 const dataSchema = z.strictObject({
   source: parsedBy(parseSourceSpec).optional(),
@@ -42,40 +36,29 @@ const dataSchema = z.strictObject({
   count: z.number().int().min(1).optional(),
 });
 
-const natsSchema = z.strictObject({
-  url: parsedBy(parseNatsUrl).optional(),
-  user: z.string().min(1).optional(),
-  passwordFile: z.string().min(1).optional(),
-  nkeyFile: z.string().min(1).optional(),
-  credsFile: z.string().min(1).optional(),
-});
-
 export const agentConfigSchema = z.strictObject({
-  coordinator: parsedBy(hostPort).optional(),
+  coordinator: parsedBy(parseHostPort).optional(),
   name: z.string().min(1).optional(),
   identity: z.string().min(1).optional(),
   coordinatorKey: z.string().min(1).optional(),
   state: z.string().min(1).optional(),
   policy: z.string().min(1).optional(),
   maxAttempts: z.number().int().min(0).optional(),
-  logFormat: z.enum(['text', 'json']).optional(),
-  nats: natsSchema.optional(),
+  logFormat: logFormatSchema.optional(),
+  nats: natsConfigSchema.optional(),
   data: dataSchema.optional(),
 });
 
 export type AgentConfig = z.infer<typeof agentConfigSchema>;
 
-/** A loaded file: its values, with relative paths already resolved against the file's folder. */
-export interface AgentConfigFile {
-  readonly path: string;
-  readonly values: AgentConfig;
-}
+/** The agent's settings from its file and the environment; `where(key)` names a key by where its value came from. */
+export type AgentConfigFile = Settings<AgentConfig>;
 
 export const AGENT_CONFIG_KEYS: KeyDescriptions = {
   keys: {
     '': Object.keys(agentConfigSchema.shape),
     data: Object.keys(dataSchema.shape),
-    nats: Object.keys(natsSchema.shape),
+    nats: Object.keys(natsConfigSchema.shape),
   },
   expected: {
     '': 'a mapping of agent settings (coordinator, name, identity, coordinatorKey, state, policy, maxAttempts, logFormat, nats, data)',
@@ -86,13 +69,7 @@ export const AGENT_CONFIG_KEYS: KeyDescriptions = {
     state: "the path of the agent's own folder (a string)",
     policy: 'the path of the site policy YAML file (a string)',
     maxAttempts: 'a whole number of at least 0 (0 = never give up)',
-    logFormat: 'text or json',
-    nats: 'a mapping with url and at most one of user with passwordFile, nkeyFile, credsFile',
-    'nats.url': 'nats://HOST:PORT or tls://HOST:PORT, several separated by commas (a string)',
-    'nats.user': 'the NATS user name (a string)',
-    'nats.passwordFile': "the path of the file holding the NATS user's password (a string)",
-    'nats.nkeyFile': 'the path of a file holding an NKEY seed (a string)',
-    'nats.credsFile': 'the path of a NATS .creds file (a string)',
+    ...NATS_EXPECTED,
     data: 'a mapping with source and optionally labels, window, size, shard, partition, seed, count',
     'data.source': `one of ${SOURCE_FORMS} (a string)`,
     'data.labels': 'the path of the labels CSV (a string)',
@@ -105,37 +82,26 @@ export const AGENT_CONFIG_KEYS: KeyDescriptions = {
   },
 };
 
-/** Reads, validates and resolves an agent configuration file; every error names the file and the key. */
-export async function loadAgentConfig(path: string): Promise<AgentConfigFile> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new ConfigError(`agent config ${path} does not exist; check the --config path`);
-    throw new ConfigError(`agent config ${path} cannot be read: ${(err as Error).message}`, { cause: err });
-  }
-  return parseAgentConfig(text, path);
+export const AGENT_SETTINGS: SettingsSchema<AgentConfig> = {
+  schema: agentConfigSchema,
+  described: AGENT_CONFIG_KEYS,
+  label: 'agent config',
+  role: 'agent',
+  resolvePaths,
+};
+
+/**
+ * Reads, validates and resolves an agent configuration file (when `path` is given) and the
+ * environment's MEDLEY_ variables (when `input.env` is given); every error names the file and the
+ * key, or the variable.
+ */
+export async function loadAgentConfig(path: string | undefined, input: Omit<SettingsInput, 'path'> = {}): Promise<AgentConfigFile> {
+  return loadSettings(AGENT_SETTINGS, { ...input, ...(path !== undefined ? { path } : {}) });
 }
 
 /** Parses agent configuration YAML; `path` names the file in errors and is where relative paths start. */
-export function parseAgentConfig(text: string, path: string): AgentConfigFile {
-  const doc = parseDocument(text);
-  if (doc.errors.length > 0) {
-    const err = doc.errors[0]!;
-    const at = err.linePos?.[0] ? ` at line ${err.linePos[0].line}, column ${err.linePos[0].col}` : '';
-    const what = err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
-    throw new ConfigError(`agent config ${path} is not valid YAML${at}: ${what}`, { cause: err });
-  }
-  const raw: unknown = doc.toJS();
-  // An empty file is allowed: every value may come from the flags, and the merge reports what is missing.
-  if (raw === null || raw === undefined) return { path, values: {} };
-  const parsed = agentConfigSchema.safeParse(raw);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.flatMap((issue) => describeConfigIssue(issue, raw, AGENT_CONFIG_KEYS));
-    throw new ConfigError(`agent config ${path}: ${problems.join('; ')}`, { cause: parsed.error });
-  }
-  return { path, values: resolvePaths(parsed.data, dirname(resolve(path))) };
+export function parseAgentConfig(text: string, path: string, input: Omit<SettingsInput, 'path'> = {}): AgentConfigFile {
+  return settingsFromText(AGENT_SETTINGS, text, { ...input, path });
 }
 
 /**
@@ -149,13 +115,7 @@ function resolvePaths(config: AgentConfig, dir: string): AgentConfig {
   if (config.state !== undefined) out.state = at(config.state);
   if (config.policy !== undefined) out.policy = at(config.policy);
   if (config.coordinatorKey !== undefined && !isKeyText(config.coordinatorKey)) out.coordinatorKey = at(config.coordinatorKey);
-  if (config.nats) {
-    const nats = { ...config.nats };
-    if (nats.passwordFile !== undefined) nats.passwordFile = at(nats.passwordFile);
-    if (nats.nkeyFile !== undefined) nats.nkeyFile = at(nats.nkeyFile);
-    if (nats.credsFile !== undefined) nats.credsFile = at(nats.credsFile);
-    out.nats = nats;
-  }
+  if (config.nats) out.nats = resolveNatsPaths(config.nats, dir);
   if (config.data) {
     const data = { ...config.data };
     if (data.labels !== undefined) data.labels = at(data.labels);

@@ -1,2 +1,1 @@
-export { loadAgentConfig, parseAgentConfig, agentConfigSchema, AGENT_CONFIG_KEYS, type AgentConfig, type AgentConfigFile } from './agent-config.js';
-export { describeConfigIssue, suggestKey, type KeyDescriptions } from './config-errors.js';
+export { loadAgentConfig, parseAgentConfig, agentConfigSchema, AGENT_CONFIG_KEYS, AGENT_SETTINGS, type AgentConfig, type AgentConfigFile } from './agent-config.js';

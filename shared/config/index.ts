@@ -1,2 +1,10 @@
 export { parseNatsUrl, resolveNatsSettings, type NatsSettings, type NatsInput } from './nats-settings.js';
 export { parseLogFormat, LOG_FORMATS, type LogFormat } from './log-format.js';
+export { parseFiniteNumber, parseHostPort, parseNonNegativeInt, parseNonNegativeNumber, parsePositiveInt, parsePositiveNumber } from './values.js';
+export { keyPath, show, valueAt } from './yaml-values.js';
+export { describeConfigIssue, suggestKey, type KeyDescriptions } from './config-errors.js';
+export { readYamlFile, parseYamlText } from './yaml-file.js';
+export { settingVariables, variableName, readEnvironment, ENV_PREFIX, OTHER_MEDLEY_VARIABLES, type SettingVariable, type EnvironmentLayer } from './environment.js';
+export { loadSettings, settingsFromText, variablesOf, type Settings, type SettingsSchema, type SettingsInput } from './settings.js';
+export { parsedBy, natsConfigSchema, logFormatSchema, resolveNatsPaths, NATS_EXPECTED, type NatsConfig } from './schema-parts.js';
+export { coordinatorConfigSchema, COORDINATOR_SETTINGS, type CoordinatorConfig } from './coordinator-config.js';

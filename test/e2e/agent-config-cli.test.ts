@@ -37,7 +37,7 @@ describe('medley agent run --config', () => {
     const missing = await runMedley(['agent', 'run', '--config', partial, '--identity', '/nonexistent/site.key']);
     expect(missing.code).toBe(1);
     expect(missing.stderr.trim()).toBe(
-      `medley: agent config ${partial}: missing coordinatorKey (or --coordinator-key KEY|FILE); put each in the file or give it on the command line`,
+      `medley: agent config ${partial}: missing coordinatorKey (or --coordinator-key KEY|FILE or MEDLEY_COORDINATOR_KEY); put each in the file, the environment or on the command line`,
     );
   });
 
@@ -45,6 +45,6 @@ describe('medley agent run --config', () => {
     const { code, stdout } = await runMedley(['agent', 'run', '--help']);
     expect(code).toBe(0);
     expect(stdout).toMatch(/--config <file>/);
-    expect(stdout.replace(/\s+/g, ' ')).toMatch(/A flag given on the command line overrides the file's value/);
+    expect(stdout.replace(/\s+/g, ' ')).toMatch(/A flag given on the command line overrides the environment, which overrides the file's value/);
   });
 });

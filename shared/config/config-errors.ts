@@ -4,7 +4,8 @@ import { keyPath, show, valueAt } from './yaml-values.js';
 /**
  * Turns zod's issues for a configuration file into sentences an administrator can act on: the key
  * path as written in the YAML, the value found there and the form expected. Kept apart from any one
- * schema so the other configuration files (issue 6) can describe their problems the same way.
+ * schema so every configuration file, and the environment variables that override them, describe
+ * their problems the same way.
  */
 export interface KeyDescriptions {
   /** Allowed keys of each mapping, by key path ('' is the top level). */
@@ -46,8 +47,12 @@ export function suggestKey(key: string, at: string, keys: KeyDescriptions['keys'
   return undefined;
 }
 
-/** One sentence per problem zod found. Custom checks (the shared value parsers) keep their own words. */
-export function describeConfigIssue(issue: z.core.$ZodIssue, raw: unknown, described: KeyDescriptions): string[] {
+/**
+ * One sentence per problem zod found. Custom checks (the shared value parsers) keep their own words.
+ * `name` says how a key is called where its value came from: the key path itself in a file (the
+ * default), the variable's name for the environment.
+ */
+export function describeConfigIssue(issue: z.core.$ZodIssue, raw: unknown, described: KeyDescriptions, name: (path: string) => string = (p) => p): string[] {
   const path = keyPath(issue.path);
   if (issue.code === 'unrecognized_keys') {
     const allowed = described.keys[path] ?? [];
@@ -59,10 +64,10 @@ export function describeConfigIssue(issue: z.core.$ZodIssue, raw: unknown, descr
   }
   const { found, value } = valueAt(raw, issue.path);
   // A value of the right type that a shared parser refused: its message already says what is wrong and what to write.
-  if (issue.code === 'custom') return [`${path} is ${show(value)}: ${issue.message}`];
+  if (issue.code === 'custom') return [`${name(path)} is ${show(value)}: ${issue.message}`];
   const schemaPath = issue.path.filter((p) => typeof p !== 'number');
   const expected = described.expected[keyPath(schemaPath)] ?? issue.message;
-  const where = path || 'the file';
+  const where = path ? name(path) : 'the file';
   if (!found || value === undefined) return [`${where} is missing; expected ${expected}`];
   return [`${where} is ${show(value)}; expected ${expected}`];
 }
