@@ -75,3 +75,30 @@ describe('coordinator configuration', () => {
     expect(s.where('nats.passwordFile')).toBe('environment variable MEDLEY_NATS_PASSWORD_FILE');
   });
 });
+
+describe('deploy/coordinator.example.yaml', () => {
+  it('is a valid coordinator configuration, and so is its commented NATS section once uncommented', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const text = await readFile(new URL('../../deploy/coordinator.example.yaml', import.meta.url), 'utf8');
+    expect(settingsFromText(COORDINATOR_SETTINGS, text, { path: FILE }).values).toEqual({
+      dir: '/var/lib/medley/coordinator',
+      listen: '0.0.0.0:7070',
+      evalSeed: 0,
+      dropGrace: 15,
+      strategyMemory: 512,
+      logFormat: 'text',
+    });
+    // Uncomment every optional key but the alternative NATS logins (one form at a time).
+    const all = text
+      .split('\n')
+      .filter((l) => !/^#\s+# (user|passwordFile|nkeyFile):/.test(l))
+      .map((l) => l.replace(/^# (evalData|maxNorm|http|nats):/, '$1:').replace(/^#   (url|credsFile):/, '  $1:'))
+      .join('\n');
+    expect(settingsFromText(COORDINATOR_SETTINGS, all, { path: FILE }).values).toMatchObject({
+      evalData: '/etc/medley/data/heldout.npz',
+      maxNorm: 50,
+      http: '127.0.0.1:9090',
+      nats: { url: 'tls://nats-1.consortium.example:4222,tls://nats-2.consortium.example:4222', credsFile: '/etc/medley/keys/coordinator.creds' },
+    });
+  });
+});
