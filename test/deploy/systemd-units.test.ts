@@ -15,6 +15,7 @@ import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, re
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { dryRun } from './cli-dry-run.js';
 import { unitDirectives } from './unit-file.js';
 
 const SYSTEMD_DIR = new URL('../../deploy/systemd/', import.meta.url).pathname;
@@ -110,6 +111,13 @@ describe('deploy/systemd units', () => {
       // See the next test: Node cannot run under write-xor-execute memory.
       expect(d.has('Service.MemoryDenyWriteExecute')).toBe(false);
       expect(d.get('Install.WantedBy')).toEqual(['multi-user.target']);
+    });
+
+    it(`${unit}'s command line parses with the real CLI`, async () => {
+      const [execStart] = unitDirectives(unitText(unit)).get('Service.ExecStart')!;
+      const [node, launcher, ...argv] = execStart.split(/\s+/);
+      expect([node, launcher]).toEqual(['/usr/bin/node', '/opt/medley/bin/medley.js']);
+      expect((await dryRun(argv)).command).toBe(role);
     });
   }
 
