@@ -14,7 +14,7 @@ import {
 } from '../../shared/wire/index.js';
 import { ModularSumAggregate, secureAggregationConflict, type AggregationStrategy, type RoundAggregate } from '../aggregation/index.js';
 import type { AdmittedUpload, UploadGate } from '../ingest/index.js';
-import { readFloat32Segments, type ModelManifest, type ModelStore, type RoundJournal } from '../store/index.js';
+import { readFloat32Segments, type ActiveRun, type ModelManifest, type ModelStore, type RoundJournal, type RunRecordFile } from '../store/index.js';
 import type { EvaluationRound } from './evaluation-round.js';
 import { runEvaluationRound } from './evaluation-run.js';
 import type { RoundEvents } from './round-events.js';
@@ -45,6 +45,8 @@ export interface RunControllerDeps {
   maxUpdateNorm?: number | null;
   /** The enrolled Ed25519 key of a site (secure aggregation relays it with the roster). */
   identityKeyOf?: (site: string) => Uint8Array | undefined;
+  /** Where the run in progress is kept, so a restarted coordinator carries it on (absent: runs die with the process). */
+  runs?: RunRecordFile;
 }
 
 export interface RunSettings {
@@ -108,22 +110,82 @@ export class RunController implements UploadGate {
     return this.current;
   }
 
-  /** Closes rounds a previous process left open: their running sums died with it. */
+  /**
+   * Closes rounds a previous process left open (their running sums died with it), then carries on
+   * the run they belonged to, if one was recorded: the aborted round is run again under the next
+   * round number, and the run does the rounds it had left.
+   */
   async recover(): Promise<void> {
-    for (const record of this.deps.journal.unfinished()) {
+    const { journal, log } = this.deps;
+    const run = await this.deps.runs?.read() ?? null;
+    if (run) {
+      // Rounds that ended in the journal after the run file was last written still count.
+      const uncounted = journal.all().filter((r) => r.round > run.countedThrough && r.round >= run.firstRound && (r.state === 'closed' || r.state === 'failed'));
+      run.roundsLeft = Math.max(0, run.roundsLeft - uncounted.length);
+      if (uncounted.length) run.countedThrough = Math.max(...uncounted.map((r) => r.round));
+    }
+    const next = journal.lastRound + 1;
+    for (const record of journal.unfinished()) {
+      const rerun = run && run.roundsLeft > 0 ? `; the run it belongs to resumes and runs it again as round ${next}` : '';
       const closed: RoundRecord = {
         ...record,
         state: 'aborted',
         closedUnixMs: this.now(),
-        message: `the coordinator stopped while round ${record.round} was open; its partial sum was lost and the model stays at version ${record.baseVersion}`,
+        message: `the coordinator stopped while round ${record.round} was open; its partial sum was lost and the model stays at version ${record.baseVersion}${rerun}`,
       };
-      await this.deps.journal.append('aborted', closed);
-      this.deps.log(closed.message);
+      await journal.append('aborted', closed);
+      log(closed.message);
     }
+    if (run) await this.resume(run);
+  }
+
+  /** Starts the rest of a run a previous process recorded; a run that can no longer start is dropped, loudly. */
+  private async resume(run: ActiveRun): Promise<void> {
+    const { log } = this.deps;
+    if (run.roundsLeft === 0) {
+      await this.deps.runs?.clear();
+      return;
+    }
+    let settings: RunSettings;
+    try {
+      settings = this.settingsFor({ ...run.request, rounds: run.roundsLeft });
+    } catch (err) {
+      log(`the interrupted run (${run.roundsLeft} round(s) left) cannot resume: ${(err as Error).message}; it was dropped, start a new one with \`medley round start\``);
+      await this.deps.runs?.clear();
+      return;
+    }
+    const resumed: ActiveRun = { ...run, resumes: run.resumes + 1 };
+    const first = this.deps.journal.lastRound + 1;
+    log(
+      `resuming the interrupted run: ${run.roundsLeft} of its ${run.request.rounds} round(s) left, from round ${first}; strategy ${describeStrategy(settings.strategy)}` +
+        ' (server-side strategy state, such as a server optimiser\'s moments, was in memory and starts fresh)',
+    );
+    await this.deps.runs?.update(resumed);
+    this.launch(first, settings, resumed);
   }
 
   start(request: StartRoundsRequest): StartRoundsReply {
     if (this.running) throw new BusyError(`rounds are already running (${this.remaining} to go); wait for them to finish`);
+    const settings = this.settingsFor(request);
+    const first = this.deps.journal.lastRound + 1;
+    const run: ActiveRun = { formatVersion: 1, request: { ...request }, startedAt: new Date(this.now()).toISOString(), firstRound: first, roundsLeft: settings.rounds, countedThrough: 0, resumes: 0 };
+    // On disk before the admin hears the run started: a coordinator killed from here on resumes it.
+    this.deps.runs?.begin(run);
+    this.launch(first, settings, run);
+    return { firstRound: first, lastRound: first + settings.rounds - 1 };
+  }
+
+  private launch(first: number, settings: RunSettings, run: ActiveRun): void {
+    this.running = true;
+    this.remaining = settings.rounds;
+    void this.runLoop(first, settings, run).finally(() => {
+      this.running = false;
+      this.remaining = 0;
+    });
+  }
+
+  /** Checks a run request and resolves its settings; throws ConfigError/BusyError naming what to fix. */
+  private settingsFor(request: StartRoundsRequest): RunSettings {
     if (request.rounds < 1) throw new BusyError('ask for at least one round (--rounds 1 or more)');
     const strategy = this.deps.strategyFor(request.strategy || 'fedavg', request.strategyParams ?? {});
     if (request.secureAggregation) {
@@ -157,14 +219,7 @@ export class RunController implements UploadGate {
       evaluate: Boolean(request.evaluate),
       sites,
     };
-    const first = this.deps.journal.lastRound + 1;
-    this.running = true;
-    this.remaining = settings.rounds;
-    void this.runLoop(first, settings).finally(() => {
-      this.running = false;
-      this.remaining = 0;
-    });
-    return { firstRound: first, lastRound: first + settings.rounds - 1 };
+    return settings;
   }
 
   /** The sites a run may select, checked against the site list; null when the request names none. */
@@ -248,7 +303,7 @@ export class RunController implements UploadGate {
     });
   }
 
-  private async runLoop(first: number, settings: RunSettings): Promise<void> {
+  private async runLoop(first: number, settings: RunSettings, run: ActiveRun): Promise<void> {
     const { events, log } = this.deps;
     for (let n = first; n < first + settings.rounds; n++) {
       try {
@@ -260,9 +315,25 @@ export class RunController implements UploadGate {
       } finally {
         this.current = null;
         this.remaining--;
+        await this.recordProgress(run, n);
       }
     }
     events.publish({ kind: 'run-finished', round: first + settings.rounds - 1, site: '', message: `finished rounds ${first}-${first + settings.rounds - 1}`, record: null });
+  }
+
+  /** Keeps STATE/run.json in step with the run: rounds left after round n, or gone when none are. */
+  private async recordProgress(run: ActiveRun, n: number): Promise<void> {
+    const runs = this.deps.runs;
+    if (!runs) return;
+    try {
+      run.roundsLeft = this.remaining;
+      run.countedThrough = n;
+      if (this.remaining > 0) await runs.update(run);
+      else await runs.clear();
+    } catch (err) {
+      // The run goes on; only its resumption after a crash is at stake.
+      this.deps.log(`could not record the run's progress in ${runs.path}: ${(err as Error).message}`);
+    }
   }
 
   private runEvaluation(n: number, settings: RunSettings): Promise<RoundRecord> {
@@ -467,7 +538,7 @@ export class RunController implements UploadGate {
         log(`evaluation of model version ${manifest.version} failed: ${(err as Error).message}`);
       }
     }
-    record.message = `round ${record.round} closed: ${aggregate.updates} updates, ${record.examples} examples, model version ${manifest.version}`;
+    record.message = `round ${record.round} closed: ${aggregate.updates} updates, ${record.examples} examples, model version ${manifest.version}${missingNote(round, record.closedUnixMs)}`;
     await journal.append('closed', record);
     notify('closed', record.message);
     log(record.message);
@@ -480,6 +551,18 @@ async function* aggregatedWeights(basePath: string, finish: (offset: number, bas
     const next = await finish(segment.offset, segment.values);
     yield new Uint8Array(next.buffer, next.byteOffset, next.byteLength);
   }
+}
+
+/**
+ * Why a round closed without some of its sites, for its journal record: the deadline came, or the
+ * sites left and stayed away past the drop grace. An operator reading the journal sees whom it lacks.
+ */
+function missingNote(round: Round, closedUnixMs: number): string {
+  const missing = round.pendingSites();
+  if (missing.length === 0) return '';
+  return closedUnixMs >= round.deadline
+    ? `; closed at its deadline without an update from ${missing.join(', ')}`
+    : `; closed without an update from ${missing.join(', ')}, which disconnected and did not come back within the drop grace`;
 }
 
 function describeStrategy(strategy: AggregationStrategy): string {

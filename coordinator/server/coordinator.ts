@@ -6,7 +6,7 @@ import { EvaluationReceiver, UpdateReceiver, clearSpool } from '../ingest/index.
 import { warmDecryptWorker } from '../ingest/decrypt-pipeline.js';
 import { RoundEvents, RunController, SiteSessions, type ModelEvaluator } from '../rounds/index.js';
 import { loadSodium, AdminGuard } from '../../shared/crypto/index.js';
-import { ModelStore, RoundJournal, SiteRegistry, readCoordinatorKeys, readFederationConfig } from '../store/index.js';
+import { ModelStore, RoundJournal, RunRecordFile, SiteRegistry, readCoordinatorKeys, readFederationConfig } from '../store/index.js';
 import { adminService } from './admin-service.js';
 import { federationService } from './federation-service.js';
 import { CoordinatorMetrics, DashboardAuth, DashboardData, DashboardServer } from '../http/index.js';
@@ -83,6 +83,7 @@ export class Coordinator {
       dropGraceMs: options.dropGraceMs,
       maxUpdateNorm: options.maxUpdateNorm ?? null,
       identityKeyOf: (site) => registry.publicKeyOf(site),
+      runs: new RunRecordFile(options.stateDir),
     });
     await controller.recover();
     const spoolDir = join(options.stateDir, 'spool');

@@ -1,3 +1,4 @@
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { open, rename, rm, mkdir } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -35,4 +36,30 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
   await handle.close();
   await rename(tmp, path);
   await syncDir(dirname(path));
+}
+
+/**
+ * writeFileAtomic without yielding: for a small record that must be on disk before the caller
+ * answers anyone (a run is recorded before the admin hears it started). Same steps, same guarantee.
+ */
+export function writeFileAtomicSync(path: string, data: string | Uint8Array, mode = 0o644): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = tempSibling(path);
+  const fd = openSync(tmp, 'w', mode);
+  try {
+    writeSync(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
+    fsyncSync(fd);
+  } catch (err) {
+    closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+  closeSync(fd);
+  renameSync(tmp, path);
+  const dir = openSync(dirname(path), 'r');
+  try {
+    fsyncSync(dir);
+  } finally {
+    closeSync(dir);
+  }
 }

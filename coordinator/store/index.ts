@@ -6,3 +6,4 @@ export { readFederationConfig, writeFederationConfig, federationConfigPath, type
 export { writeFileAtomic, syncDir } from './atomic-file.js';
 export { readFloat32Segments, type FloatSegment } from './float-segments.js';
 export { coordinatorKeyPath, adminKeyPath, createCoordinatorKeys, readCoordinatorKeys, type CoordinatorKeys } from './coordinator-keys.js';
+export { RunRecordFile, type ActiveRun } from './run-record.js';

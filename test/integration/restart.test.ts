@@ -1,6 +1,19 @@
+import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Coordinator, RoundJournal } from '../../coordinator/index.js';
+import { RunRecordFile, type ActiveRun } from '../../coordinator/store/index.js';
+import type { RoundRecord } from '../../shared/wire/index.js';
+import { RawClient } from '../helpers/raw-client.js';
 import { tinyState } from '../helpers/state.js';
+
+function record(round: number, state: RoundRecord['state']): RoundRecord {
+  return {
+    round, state, baseVersion: 1, modelVersion: 0, selected: ['a'], reports: [], examples: 0,
+    startedUnixMs: Date.now(), closedUnixMs: 0, bytesDown: 0, bytesUp: 0, metrics: {}, message: '',
+  };
+}
+
+const request = { rounds: 3, minSites: 1, maxSites: 0, epochs: 2, batchSize: 1, learningRate: 0.1, deadlineSeconds: 30, waitSeconds: 30, seed: 0, strategy: 'fedavgm', strategyParams: { eta: 0.5 } };
 
 describe('a coordinator that stopped mid-round', () => {
   it('closes the round it left open as aborted on restart, keeps the model, and numbers the next round after it', async () => {
@@ -21,6 +34,46 @@ describe('a coordinator that stopped mid-round', () => {
       await coordinator.listen('127.0.0.1:0');
       const reply = coordinator.controller.start({ rounds: 1, minSites: 1, maxSites: 0, epochs: 1, batchSize: 1, learningRate: 0.1, deadlineSeconds: 5, waitSeconds: 1, seed: 0 });
       expect(reply.firstRound).toBe(2);
+    } finally {
+      await coordinator.close();
+    }
+  });
+
+  it('carries on the run it recorded: the open round is run again under the next number, rounds the journal closed still count', async () => {
+    const state = await tinyState(['a'], 100);
+    const journal = await RoundJournal.open(state);
+    // Round 1 closed, but the process died before run.json counted it; round 2 was open.
+    await journal.append('closed', { ...record(1, 'closed'), modelVersion: 1 });
+    await journal.append('open', record(2, 'open'));
+    const run: ActiveRun = { formatVersion: 1, request, startedAt: new Date().toISOString(), firstRound: 1, roundsLeft: 3, countedThrough: 0, resumes: 0 };
+    new RunRecordFile(state).begin(run);
+    const messages: string[] = [];
+    const coordinator = await Coordinator.open({ stateDir: state, log: (m) => messages.push(m) });
+    const client = await RawClient.forSite(await coordinator.listen('127.0.0.1:0'), state, 'a');
+    try {
+      expect(coordinator.journal.all().map((r) => r.state)).toEqual(['closed', 'aborted']);
+      expect(coordinator.journal.all()[1]!.message).toMatch(/stopped while round 2 was open.*runs it again as round 3/);
+      expect(messages.join('\n')).toMatch(/resuming the interrupted run: 2 of its 3 round\(s\) left, from round 3; strategy fedavgm \(eta=0.5, momentum=0.9\)/);
+      expect(coordinator.controller.isRunning).toBe(true);
+      expect(coordinator.controller.roundsRemaining).toBe(2);
+      expect(await new RunRecordFile(state).read()).toMatchObject({ roundsLeft: 2, resumes: 1, request: { strategy: 'fedavgm' } });
+      const task = await client.session('a').nextTask();
+      expect(task).toMatchObject({ round: 3, epochs: 2, strategy: 'fedavgm' });
+    } finally {
+      client.close();
+      await coordinator.close();
+    }
+  });
+
+  it('drops a recorded run that can no longer start, says why, and serves on', async () => {
+    const state = await tinyState(['a'], 100);
+    new RunRecordFile(state).begin({ formatVersion: 1, request: { ...request, strategy: 'no-such-strategy' }, startedAt: new Date().toISOString(), firstRound: 1, roundsLeft: 3, countedThrough: 0, resumes: 0 });
+    const messages: string[] = [];
+    const coordinator = await Coordinator.open({ stateDir: state, log: (m) => messages.push(m) });
+    try {
+      expect(messages.join('\n')).toMatch(/the interrupted run \(3 round\(s\) left\) cannot resume: .*no-such-strategy.*it was dropped/);
+      expect(coordinator.controller.isRunning).toBe(false);
+      expect(existsSync(new RunRecordFile(state).path)).toBe(false);
     } finally {
       await coordinator.close();
     }
