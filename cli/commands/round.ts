@@ -58,6 +58,36 @@ function siteList(value: string): string[] {
   return value.split(',').map((s) => s.trim()).filter(Boolean);
 }
 
+interface RoundWatchOptions extends AdminKeyOptions {
+  coordinator: string;
+  round?: number;
+}
+
+/**
+ * Follows the run going on at a coordinator (started by someone else, a script, the scheduler)
+ * until it ends, through the same RoundProgress display `round start` uses.
+ */
+export async function watchRun(admin: AdminClient, fromRound: number | undefined, out: NodeJS.WriteStream = process.stderr): Promise<RoundRunResult | null> {
+  const status = await admin.status();
+  const open = status.rounds.find((r) => r.state === 'open');
+  const lastRound = status.rounds.at(-1)?.round ?? 0;
+  if (fromRound === undefined && !status.running) return null;
+  // The round open now, or the next one when the run is between rounds (waiting for sites).
+  const now = open?.round ?? lastRound + 1;
+  const first = fromRound ?? now;
+  // roundsRemaining counts the round in progress; a finished run replayed with --round has none.
+  const last = status.running ? now + status.roundsRemaining - 1 : Math.max(first, lastRound);
+  const progress = new RoundProgress(Math.max(1, last - first + 1), first, out);
+  try {
+    await admin.watch(first, (event) => progress.handle(event));
+  } finally {
+    progress.stop();
+  }
+  const after = await admin.status();
+  const rounds = after.rounds.filter((r) => r.round >= first && r.state !== 'open');
+  return { firstRound: first, lastRound: rounds.at(-1)?.round ?? first, rounds, modelVersion: after.modelVersion };
+}
+
 export function registerRound(program: Command): void {
   const round = program.command('round').description('launch and follow federation rounds');
   const start = round
@@ -117,4 +147,25 @@ export function registerRound(program: Command): void {
         admin.close();
       }
     });
+  const watch = round
+    .command('watch')
+    .description("follow the run going on at a coordinator: each site's progress (phase, epoch, bytes) and each round's result; exits when the run ends")
+    .requiredOption('--coordinator <host:port>', 'coordinator address', hostPort)
+    .option('--round <n>', 'follow from round N (rounds already over are replayed from what the coordinator still holds); without it, from the round in progress', positiveInt);
+  adminKeyOptions(watch).action(async (opts: RoundWatchOptions) => {
+    const admin = new AdminClient(opts.coordinator, adminKeyFrom(opts));
+    try {
+      const result = await watchRun(admin, opts.round);
+      if (!result) {
+        process.stderr.write(`no run is going on at ${opts.coordinator}; start one with \`medley round start\`, or pass --round N to replay the rounds from N\n`);
+        process.exitCode = 1;
+        return;
+      }
+      const failed = result.rounds.filter((r) => r.state !== 'closed').length;
+      process.stderr.write(`rounds ${result.firstRound}-${result.lastRound} over: ${result.rounds.length - failed} closed, ${failed} failed; model version ${result.modelVersion}\n`);
+      if (result.rounds.length > 0 && failed === result.rounds.length) process.exitCode = 2;
+    } finally {
+      admin.close();
+    }
+  });
 }

@@ -7,6 +7,7 @@ interface SiteLine {
   epoch: number;
   epochs: number;
   bytes: number;
+  totalBytes: number;
 }
 
 /**
@@ -55,18 +56,19 @@ export class RoundProgress {
         this.round = event.round;
         this.sitesDone = 0;
         this.selected = event.record?.selected.length ?? 0;
-        for (const site of event.record?.selected ?? []) this.sites.set(site, { phase: 'waiting', epoch: 0, epochs: 0, bytes: 0 });
+        for (const site of event.record?.selected ?? []) this.sites.set(site, { phase: 'waiting', epoch: 0, epochs: 0, bytes: 0, totalBytes: 0 });
         this.line(`round ${event.round} (${event.round - this.firstRound + 1}/${this.totalRounds}) started: ${event.message}`);
         break;
       }
       case 'progress': {
         const p = event.progress;
         if (!p) break;
-        const site = this.sites.get(event.site) ?? { phase: '', epoch: 0, epochs: 0, bytes: 0 };
+        const site = this.sites.get(event.site) ?? { phase: '', epoch: 0, epochs: 0, bytes: 0, totalBytes: 0 };
         const changed = site.phase !== p.phase || site.epoch !== p.epoch;
         if (p.phase === 'downloading' || p.phase === 'uploading') {
           this.bytesMoved += Math.max(0, p.bytes - (site.phase === p.phase ? site.bytes : 0));
           site.bytes = p.bytes;
+          site.totalBytes = p.totalBytes;
         }
         site.phase = p.phase;
         site.epoch = p.epoch;
@@ -103,16 +105,24 @@ export class RoundProgress {
     this.refreshRoundBar();
   }
 
+  /** A site's bar counts epochs while it trains and bytes while it downloads or uploads. */
   private drawSite(name: string, site: SiteLine, message: string): void {
     if (!this.multibar) return;
     let bar = this.siteBars.get(name);
     if (!bar) {
-      bar = this.multibar.create(Math.max(1, site.epochs), 0, { label: name.slice(0, 12).padEnd(12), info: '' });
+      // No {value}/{total} on a site's bar: its total switches between epochs and bytes; info says which.
+      bar = this.multibar.create(Math.max(1, site.epochs), 0, { label: name.slice(0, 12).padEnd(12), info: '' }, { format: ' {label} |{bar}| {info}' });
       this.siteBars.set(name, bar);
     }
-    bar.setTotal(Math.max(1, site.epochs));
-    const info = site.phase === 'training' ? `epoch ${site.epoch}/${site.epochs}` : `${site.phase}${message ? ` ${message}` : ''}`;
-    bar.update(site.phase === 'training' ? site.epoch : site.phase === 'done' ? site.epochs : 0, { info });
+    const moving = (site.phase === 'downloading' || site.phase === 'uploading') && site.totalBytes > 0;
+    bar.setTotal(moving ? site.totalBytes : Math.max(1, site.epochs));
+    const info = site.phase === 'training'
+      ? `epoch ${site.epoch}/${site.epochs}`
+      : moving
+        ? `${site.phase} ${formatBytes(site.bytes)}/${formatBytes(site.totalBytes)}`
+        : `${site.phase}${message ? ` ${message}` : ''}`;
+    const value = moving ? site.bytes : site.phase === 'training' ? site.epoch : site.phase === 'done' ? site.epochs : 0;
+    bar.update(value, { info });
   }
 
   stop(): void {

@@ -33,6 +33,9 @@ describe('createLogger', () => {
       const { lines, out } = capture();
       const log = createLogger({ format, role: 'agent', site: 'b', out, secrets: ['s3cr3t-pass', 'x'] });
       log('connecting to nats://user:s3cr3t-pass@host:4222 (password s3cr3t-pass)');
+      log.redact('mdr1_token-learnt-later');
+      log.warn('refused mdr1_token-learnt-later');
+      expect(lines.join('\n')).not.toContain('mdr1_token-learnt-later');
       expect(lines.join('\n')).not.toContain('s3cr3t-pass');
       expect(lines.join('\n')).toContain('[redacted]');
       // A one-letter "secret" is not scrubbed from every word.

@@ -10,6 +10,8 @@ export interface Logger {
   (message: string): void;
   warn(message: string): void;
   error(message: string): void;
+  /** Adds a secret learnt after the logger was made (a token derived at start-up): never written from then on. */
+  redact(secret: string): void;
 }
 
 export interface LoggerOptions {
@@ -43,7 +45,11 @@ const ROUND_IN_MESSAGE = /\bround (\d+)\b/;
 export function createLogger(options: LoggerOptions): Logger {
   const out = options.out ?? process.stderr;
   const now = options.now ?? (() => new Date());
-  const secrets = (options.secrets ?? []).filter((s) => s.length >= MIN_SECRET_LENGTH);
+  const secrets: string[] = [];
+  const redact = (secret: string) => {
+    if (secret.length >= MIN_SECRET_LENGTH && !secrets.includes(secret)) secrets.push(secret);
+  };
+  for (const secret of options.secrets ?? []) redact(secret);
   const prefix = options.site ? `[${options.role} ${options.site}]` : `[${options.role}]`;
   const scrub = (text: string): string => secrets.reduce((t, secret) => t.split(secret).join(REDACTED), text);
   const write = (level: LogLevel, message: string): void => {
@@ -64,5 +70,6 @@ export function createLogger(options: LoggerOptions): Logger {
   const logger = ((message: string) => write('info', message)) as Logger;
   logger.warn = (message) => write('warn', message);
   logger.error = (message) => write('error', message);
+  logger.redact = redact;
   return logger;
 }

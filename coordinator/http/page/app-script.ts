@@ -85,7 +85,10 @@ function progressCell(p) {
   if (p.phase === 'training' && p.epochs) { share = p.epoch / p.epochs; label = 'epoch ' + p.epoch + '/' + p.epochs; }
   else if ((p.phase === 'downloading' || p.phase === 'uploading') && p.totalBytes) { share = p.bytes / p.totalBytes; label = formatBytes(p.bytes) + ' / ' + formatBytes(p.totalBytes); }
   else if (p.phase === 'done') { share = 1; label = 'update sent'; }
-  var bar = el('div', { className: 'bar', role: 'progressbar', 'aria-valuemin': 0, 'aria-valuemax': 100, 'aria-valuenow': Math.round(share * 100) }, [el('div', { style: 'width:' + (share * 100).toFixed(1) + '%' })]);
+  var fill = el('div');
+  // Through the CSSOM: the page's Content-Security-Policy refuses style attributes.
+  fill.style.width = (share * 100).toFixed(1) + '%';
+  var bar = el('div', { className: 'bar', role: 'progressbar', 'aria-valuemin': 0, 'aria-valuemax': 100, 'aria-valuenow': Math.round(share * 100) }, [fill]);
   return [bar, el('div', { className: 'muted', text: label + (p.message && p.phase !== 'done' ? ' — ' + p.message : '') })];
 }
 
