@@ -6,6 +6,7 @@ import { Safeguards } from '../../node-agent/safeguards.js';
 import { DEFAULT_POLICY, loadSitePolicy } from '../../node-agent/policy/index.js';
 import { parsePublicKey, readIdentityFile } from '../../shared/crypto/index.js';
 import { registerAgentAudit } from './agent-audit.js';
+import { createLogger } from '../../shared/log/index.js';
 import type { Trainer } from '../../node-agent/index.js';
 import { finiteNumber, hostPort, logFormat, natsUrl, nonNegativeInt, positiveInt } from './parse.js';
 import { DATA_HELP, decodedSourceOptions, partitionFlag } from './data-options.js';
@@ -52,7 +53,7 @@ export function registerAgent(program: Command): void {
     .action(async (flags: AgentFlags) => {
       const opts = resolveAgentOptions(flags, await loadAgentSettings(flags.config));
       // opts.nats (helper A: new NodeAgent({ nats })) and opts.logFormat (helper D: log) plug in here.
-      const log = (m: string) => process.stderr.write(`[agent ${opts.name}] ${m}\n`);
+      const log = createLogger({ format: opts.logFormat, role: 'agent', site: opts.name });
       const identity = await readIdentityFile(opts.identity);
       const coordinatorKey = parsePublicKey(opts.coordinatorKey, '--coordinator-key');
       const policy = opts.policy ? await loadSitePolicy(opts.policy) : DEFAULT_POLICY;

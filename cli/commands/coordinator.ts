@@ -7,6 +7,8 @@ import { hostPort, logFormat, natsUrl, nonNegativeInt, positiveInt, positiveNumb
 import { loadServeSettings, resolveServeOptions, SERVE_DEFAULTS, SERVE_CONFIG_HELP, type ServeFlags } from './coordinator-options.js';
 import { initialModel } from './initial-model.js';
 import { dataSpecFrom, SPLITTABLE_KINDS } from './data-options.js';
+import { registerDashboardToken } from './dashboard-token.js';
+import { createLogger } from '../../shared/log/index.js';
 
 interface InitOptions {
   dir: string;
@@ -47,6 +49,7 @@ export function registerCoordinator(program: Command): void {
       );
       process.stdout.write(formatPublicKey(keys.identity.signPublicKey) + '\n');
     });
+  registerDashboardToken(coordinator);
   coordinator
     .command('serve')
     .description('run the coordinator: accept agents, run rounds, serve the admin API')
@@ -69,6 +72,8 @@ export function registerCoordinator(program: Command): void {
     .action(async (flags: ServeFlags) => {
       // opts.nats (helper A: Coordinator.open), opts.http (helper D: listenHttp) and opts.logFormat (helper D: log) plug in below.
       const opts = resolveServeOptions(flags, await loadServeSettings(flags.config));
+      // Shadows the module's text writer: serve logs in the format asked for (--log-format).
+      const log = createLogger({ format: opts.logFormat, role: 'coordinator' });
       let evaluator: ModelEvaluator | undefined;
       if (opts.evalData) {
         const { loadHeldOut } = await import('../../shared/data/index.js');
@@ -79,9 +84,11 @@ export function registerCoordinator(program: Command): void {
         evaluator = await createHeldOutEvaluator(heldOut, log);
       }
       const coordinator = await Coordinator.open({ stateDir: opts.dir, log, evaluator, maxUpdateNorm: opts.maxNorm ?? null, dropGraceMs: opts.dropGrace * 1000, strategyMemoryBytes: opts.strategyMemory * 1024 * 1024 });
+      log.redact(coordinator.dashboardToken);
       const address = await coordinator.listen(opts.listen);
+      const http = opts.http === undefined ? undefined : await coordinator.listenHttp(opts.http);
       // One machine-readable line on stdout, so a supervisor (or the demo) learns the bound port.
-      process.stdout.write(JSON.stringify({ event: 'listening', address, federation: coordinator.federation, modelVersion: coordinator.store.latest }) + '\n');
+      process.stdout.write(JSON.stringify({ event: 'listening', address, ...(http ? { http } : {}), federation: coordinator.federation, modelVersion: coordinator.store.latest }) + '\n');
       const stop = async (signal: string) => {
         log(`${signal}: shutting down`);
         await coordinator.close();
