@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { registerBatchNormGradient } from './batchnorm-gradient.js';
 import { registerWasmFastKernels } from './wasm-fast-kernels.js';
 import { registerWasmGradients } from './wasm-gradients.js';
+import { registerCpuResizeGradient } from './resize-gradient.js';
 
 export type BackendChoice = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
 
@@ -77,6 +78,7 @@ async function climb(want: BackendChoice | undefined, strict: boolean, log: (m: 
         registerWasmGradients();
         registerWasmFastKernels();
       }
+      if (rung.backend === 'cpu') registerCpuResizeGradient();
       registerBatchNormGradient();
       current = { name: rung.backend, package: rung.pkg, tried };
       log(`tfjs backend: ${rung.backend} (${rung.pkg})`);

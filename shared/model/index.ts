@@ -1,9 +1,11 @@
 /** Public API of shared/model: backends, the model zoo, model I/O and prediction. */
 export { selectBackend, currentBackend, type BackendChoice, type BackendReport, type SelectBackendOptions } from './backend.js';
 export {
-  ARCHITECTURES, DEFAULT_SEED, buildModel, describeModel, modelSpecFromString, parseArchitecture, validateModelSpec,
+  ARCHITECTURES, DEFAULT_SEED, buildModel, completeSpec, describeModel, modelSpecFromString, parseArchitecture, taskOfSpec, validateModelSpec,
   type Architecture, type ModelSpec,
 } from './zoo.js';
+export { TASK_KINDS, parseTaskKind, taskOfManifestSpec, type TaskKind } from './task-kind.js';
+export { UPSAMPLING_MODES, type UpsamplingMode } from './unet.js';
 export {
   fileSystemLoadHandler, getNamedWeights, loadLayersModelFromDir, modelFromTopology, saveLayersModelToDir, setNamedWeights, weightName,
   type NamedWeight,
@@ -13,3 +15,4 @@ export { batchPixels, checkCompatible, predictProbabilities, yieldToEventLoop } 
 export { registerWasmGradients, WASM_GRADIENT_KERNELS } from './wasm-gradients.js';
 export { registerWasmFastKernels } from './wasm-fast-kernels.js';
 export { registerBatchNormGradient } from './batchnorm-gradient.js';
+export { denoisingMetrics, evaluateTask, MASK_THRESHOLD, multiLabelMetrics, predictOutputs, segmentationMetrics, taskMetrics } from './task-metrics.js';
