@@ -25,7 +25,8 @@ export function nearestSource(o: number, inSize: number, outSize: number, alignC
 }
 
 export function resizeNearestNeighborGrad(args: KernelArgs): Info {
-  const { inputs, backend, attrs } = args;
+  const { inputs, attrs } = args;
+  const backend = args.backend as tf.KernelBackend;
   const images = inputs.images as Info;
   const dy = inputs.dy as Info;
   const alignCorners = Boolean((attrs as { alignCorners?: boolean }).alignCorners);
