@@ -3,6 +3,7 @@ import { fingerprint, formatPublicKey, loadSodium, newNonce, signAsSite, verifyC
 import { PROTOCOL_VERSION, isRetryable, type InProcessClient, type AgentMessage, type Challenge, type CoordinatorMessage, type Progress, type Task, type Welcome } from '../shared/wire/index.js';
 import { Backoff, sleep } from './connection/backoff.js';
 import { CoordinatorClient, type DownloadedModel } from './connection/coordinator-client.js';
+import { SessionGate } from './connection/session-gate.js';
 import { payloadDigest } from './audit/index.js';
 import { definedMetrics } from './report-metrics.js';
 import { Safeguards } from './safeguards.js';
@@ -70,6 +71,8 @@ export class NodeAgent {
   private readonly secureRounds = new Map<number, SecureRound>();
   private sendMessage: ((m: AgentMessage) => void) | null = null;
   private readonly safeguards: Safeguards;
+  /** The session transfers run under; they wait here for a new one after the link dropped. */
+  private readonly liveSession = new SessionGate();
 
   constructor(private readonly options: AgentOptions) {
     this.client = new CoordinatorClient(options.channel ?? options.coordinator, { site: options.identity, coordinator: options.coordinatorKey });
@@ -96,6 +99,7 @@ export class NodeAgent {
           }
           this.log(`connection to ${this.options.coordinator} failed (${(err as grpc.ServiceError).details || (err as Error).message})`);
         }
+        this.liveSession.close();
         if (this.options.maxAttempts && this.backoff.attempts >= this.options.maxAttempts) {
           throw new Error(`gave up after ${this.backoff.attempts} failed attempts to reach ${this.options.coordinator}`);
         }
@@ -120,6 +124,7 @@ export class NodeAgent {
         if (settled) return;
         settled = true;
         clearInterval(heartbeat);
+        this.liveSession.close();
         this.options.signal?.removeEventListener('abort', onAbort);
         this.sendProgress = null;
         this.sendMessage = null;
@@ -135,6 +140,12 @@ export class NodeAgent {
             finish(err as Error);
           }
           return;
+        }
+        if (message.body === 'welcome') {
+          // Nothing but the handshake may go out before the welcome: the coordinator refuses anything
+          // else (a task's progress, say), and the agent would take that for a refusal of the site.
+          this.sendProgress = (progress) => send({ progress });
+          this.sendMessage = send;
         }
         this.onMessage(message);
       });
@@ -154,8 +165,6 @@ export class NodeAgent {
       const send = (m: AgentMessage) => {
         if (!call.writableEnded && !call.destroyed) call.write(m);
       };
-      this.sendProgress = (progress) => send({ progress });
-      this.sendMessage = send;
     });
   }
 
@@ -183,6 +192,7 @@ export class NodeAgent {
   private onMessage(message: CoordinatorMessage): void {
     if (message.body === 'welcome' && 'welcome' in message) {
       this.welcome = message.welcome;
+      this.liveSession.open(message.welcome.sessionId);
       this.backoff.reset();
       this.log(`connected to federation ${message.welcome.federation}; model version ${message.welcome.modelVersion}`);
     } else if (message.body === 'task' && 'task' in message) {
@@ -291,9 +301,10 @@ export class NodeAgent {
     const backoff = new Backoff(this.options.random ?? Math.random, 200, 5_000);
     for (;;) {
       signal.throwIfAborted();
+      const sessionId = await this.liveSession.wait(signal, task.deadlineUnixMs);
       try {
         const model = await this.client.downloadModel(
-          { federation: task.federation, version: task.modelVersion, site: this.options.site, sessionId: this.welcome?.sessionId ?? '' },
+          { federation: task.federation, version: task.modelVersion, site: this.options.site, sessionId },
           (received, total) => {
             if (received === total || received % (16 << 20) < (1 << 20)) this.progress(task, 'downloading', { bytes: received, totalBytes: total });
           },
@@ -302,9 +313,9 @@ export class NodeAgent {
         this.cached = model;
         return model;
       } catch (err) {
-        if (!isRetryable(err) || Date.now() > task.deadlineUnixMs) throw err;
-        resume = (err as { resume?: typeof resume }).resume;
-        this.log(`download interrupted (${(err as Error).message}); resuming`);
+        if ((!isRetryable(err) && !this.liveSession.outlived(sessionId)) || Date.now() > task.deadlineUnixMs) throw err;
+        resume = (err as { resume?: typeof resume }).resume ?? resume;
+        this.log(`download interrupted (${(err as Error).message}); resuming from byte ${resume?.received ?? 0}`);
         await sleep(backoff.nextDelayMs(), signal);
       }
     }
@@ -323,6 +334,7 @@ export class NodeAgent {
     const backoff = new Backoff(this.options.random ?? Math.random, 200, 5_000);
     for (;;) {
       signal.throwIfAborted();
+      const sessionId = await this.liveSession.wait(signal, task.deadlineUnixMs);
       try {
         const sent = await this.client.uploadUpdate(
           {
@@ -330,7 +342,7 @@ export class NodeAgent {
             round: task.round,
             taskId: task.taskId,
             site: this.options.site,
-            sessionId: this.welcome?.sessionId ?? '',
+            sessionId,
             baseVersion: model.version,
             numExamples: outcome.numExamples,
             tensors: model.header.tensors,
@@ -346,7 +358,7 @@ export class NodeAgent {
         this.log(sent.receipt.message);
         return sent;
       } catch (err) {
-        if (!isRetryable(err) || Date.now() > task.deadlineUnixMs) throw err;
+        if ((!isRetryable(err) && !this.liveSession.outlived(sessionId)) || Date.now() > task.deadlineUnixMs) throw err;
         this.log(`upload failed (${(err as grpc.ServiceError).details || (err as Error).message}); retrying`);
         await sleep(backoff.nextDelayMs(), signal);
       }

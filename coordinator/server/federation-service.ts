@@ -203,6 +203,8 @@ export function federationService(deps: FederationServiceDeps): grpc.UntypedServ
       if (request.offset < 0 || request.offset > manifest.totalBytes || request.offset % 4 !== 0) {
         throw new InvalidUpdateError(`download offset ${request.offset} is outside model version ${version} (${manifest.totalBytes} bytes)`);
       }
+      // A resumed download is worth a line: it shows an interrupted transfer did not start over.
+      if (request.offset > 0) log(`site ${request.site} resumes its download of model version ${version} at byte ${request.offset} of ${manifest.totalBytes}`);
       await writeMessage(call, {
         header: {
           version,
