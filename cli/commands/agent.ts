@@ -88,6 +88,12 @@ export function registerAgent(program: Command): void {
           process.exitCode = 3;
           return;
         }
+        // In JSON mode the reason the agent stops is one more JSON line, not main.ts's plain one.
+        if (opts.logFormat === 'json') {
+          log.error(err instanceof Error ? err.message : String(err));
+          process.exitCode = 1;
+          return;
+        }
         throw err;
       }
     });

@@ -9,6 +9,7 @@ import { initialModel } from './initial-model.js';
 import { dataSpecFrom, SPLITTABLE_KINDS } from './data-options.js';
 import { registerDashboardToken } from './dashboard-token.js';
 import { createLogger } from '../../shared/log/index.js';
+import { orExitLogged } from './fatal-log.js';
 
 interface InitOptions {
   dir: string;
@@ -83,10 +84,10 @@ export function registerCoordinator(program: Command): void {
         log(`held-out evaluation on ${heldOut.count} images from ${opts.evalData}`);
         evaluator = await createHeldOutEvaluator(heldOut, log);
       }
-      const coordinator = await Coordinator.open({ stateDir: opts.dir, log, evaluator, maxUpdateNorm: opts.maxNorm ?? null, dropGraceMs: opts.dropGrace * 1000, strategyMemoryBytes: opts.strategyMemory * 1024 * 1024 });
+      const coordinator = await orExitLogged(log, opts.logFormat, Coordinator.open({ stateDir: opts.dir, log, evaluator, maxUpdateNorm: opts.maxNorm ?? null, dropGraceMs: opts.dropGrace * 1000, strategyMemoryBytes: opts.strategyMemory * 1024 * 1024 }));
       log.redact(coordinator.dashboardToken);
-      const address = await coordinator.listen(opts.listen);
-      const http = opts.http === undefined ? undefined : await coordinator.listenHttp(opts.http);
+      const address = await orExitLogged(log, opts.logFormat, coordinator.listen(opts.listen));
+      const http = opts.http === undefined ? undefined : await orExitLogged(log, opts.logFormat, coordinator.listenHttp(opts.http));
       // One machine-readable line on stdout, so a supervisor (or the demo) learns the bound port.
       process.stdout.write(JSON.stringify({ event: 'listening', address, ...(http ? { http } : {}), federation: coordinator.federation, modelVersion: coordinator.store.latest }) + '\n');
       const stop = async (signal: string) => {
