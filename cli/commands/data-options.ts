@@ -1,7 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { existsSync, statSync } from 'node:fs';
 import { parsePartition, parseShard, type DataSpec } from '../../shared/data/index.js';
-import { formatSourceSpec, parseSourceSpec, parseWindow, SOURCE_FORMS, type SourceKind, type SourceSpec } from '../../shared/data/sources/index.js';
+import { formatSourceSpec, parseSourceSpec, parseWindow, SOURCE_FORMS, TASK_SOURCE_FORMS, type SourceKind, type SourceSpec } from '../../shared/data/sources/index.js';
 
 export interface DataFlags {
   data: string;
@@ -27,7 +27,7 @@ export interface DataFlagRules {
 /** Kinds a command that splits one source across many sites in one run can take. */
 export const SPLITTABLE_KINDS: readonly SourceKind[] = ['synthetic', 'npz'];
 
-export const DATA_HELP = `where the images are: ${SOURCE_FORMS} (labels in a CSV for folders and PACS: --labels)`;
+export const DATA_HELP = `where the images are: ${SOURCE_FORMS} (labels in a CSV for folders and PACS: --labels); generated data for the other task types: ${TASK_SOURCE_FORMS}`;
 
 /** Turns the data flags shared by `agent run`, `coordinator serve`, `demo`, `simulate` and `data inspect` into a DataSpec. */
 export function dataSpecFrom(flags: DataFlags, rules: DataFlagRules = {}): DataSpec {

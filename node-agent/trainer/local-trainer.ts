@@ -10,6 +10,8 @@ import { setFlatWeights } from './flat-weights.js';
 import { getGradientPool, shutdownTrainingWorkers, type GradientPool } from './gradient-pool.js';
 import { parallelGradients } from './parallel-step.js';
 import { checkProximalMu, FlatProximalTerm, TensorProximalTerm } from './proximal-term.js';
+import type { TaskKind } from '../../shared/model/index.js';
+import { checkTaskCompatible, targetBatch, taskLoss, type DenoisingLoss } from './task-loss.js';
 
 export { checkCompatible, predictProbabilities, yieldToEventLoop };
 
@@ -40,6 +42,10 @@ export interface TrainOptions {
    * as this call found them (the round's global model). 0 or absent: plain training.
    */
   proximalMu?: number;
+  /** What the model learns (default classification); picks the loss and the targets. */
+  task?: TaskKind;
+  /** Denoising: l1 or l2 (default). */
+  denoisingLoss?: DenoisingLoss;
 }
 
 export interface TrainResult {
@@ -112,18 +118,21 @@ interface Stepper {
 }
 
 /** Generic path: tfjs autodiff through the layers in training mode, tfjs optimiser. */
-function autodiffStepper(model: tf.LayersModel, data: ImageSet, kind: 'adam' | 'sgd', learningRate: number, mu: number): Stepper {
+function autodiffStepper(
+  model: tf.LayersModel, data: ImageSet, kind: 'adam' | 'sgd', learningRate: number, mu: number, task: TaskKind, denoisingLoss: DenoisingLoss | undefined,
+): Stepper {
   const optimizer = kind === 'sgd' ? tf.train.sgd(learningRate) : tf.train.adam(learningRate);
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const proximal = mu > 0 ? new TensorProximalTerm(mu, vars) : null;
   return {
     async run(idx) {
-      const { x, y } = makeBatch(data, idx);
+      const x = batchPixels(data, idx);
+      const y = targetBatch(data, idx, task);
       try {
         const loss = tf.tidy(() => {
           const { value, grads } = optimizer.computeGradients(() => {
             const p = model.apply(x, { training: true }) as tf.Tensor;
-            return tf.mean(tf.metrics.categoricalCrossentropy(y, p)) as tf.Scalar;
+            return taskLoss(task, y, p, { denoisingLoss });
           }, vars);
           const applied = proximal ? proximal.addTo(grads) : grads;
           optimizer.applyGradients(Object.entries(applied).map(([name, tensor]) => ({ name, tensor })));
@@ -184,8 +193,11 @@ function compiledStepper(
   };
 }
 
-export async function trainClassifier(model: tf.LayersModel, data: ImageSet, opts: TrainOptions): Promise<TrainResult> {
-  checkCompatible(model, data);
+/** Trains `model` on `data` for its task (classification unless opts.task says otherwise). */
+export async function trainModel(model: tf.LayersModel, data: ImageSet, opts: TrainOptions): Promise<TrainResult> {
+  const task = opts.task ?? 'classification';
+  if (task === 'classification') checkCompatible(model, data);
+  else checkTaskCompatible(model, data, task);
   if (!(opts.epochs >= 1) || !(opts.batchSize >= 1) || !(opts.learningRate > 0)) {
     throw new Error(`invalid training options: epochs ${opts.epochs}, batchSize ${opts.batchSize}, learningRate ${opts.learningRate}`);
   }
@@ -193,8 +205,9 @@ export async function trainClassifier(model: tf.LayersModel, data: ImageSet, opt
   const mu = checkProximalMu(opts.proximalMu);
   const started = performance.now();
   const random = seededRandom(opts.seed);
-  const compiled = compileTrainingStep(model);
-  checkLabels(data);
+  // The hand-derived step knows softmax cross-entropy only; other tasks take tfjs autodiff.
+  const compiled = task === 'classification' ? compileTrainingStep(model) : null;
+  if (task === 'classification') checkLabels(data);
   const threads = compiled ? resolveThreads(opts.threads, opts.batchSize) : 1;
   let pool: GradientPool | null = null;
   if (threads > 1) {
@@ -209,7 +222,7 @@ export async function trainClassifier(model: tf.LayersModel, data: ImageSet, opt
   const kind = opts.optimizer ?? 'adam';
   const stepper = compiled
     ? compiledStepper(compiled, model, data, kind, opts.learningRate, pool, mu)
-    : autodiffStepper(model, data, kind, opts.learningRate, mu);
+    : autodiffStepper(model, data, kind, opts.learningRate, mu, task, opts.denoisingLoss);
   const batches = Math.ceil(data.count / opts.batchSize);
   let examples = 0;
   let epochLoss = 0;
@@ -233,6 +246,9 @@ export async function trainClassifier(model: tf.LayersModel, data: ImageSet, opt
   }
   return { loss: epochLoss, examples, seconds: (performance.now() - started) / 1000, threads: pool ? pool.size + 1 : 1 };
 }
+
+/** The name callers used before task types existed; classification is still the default task. */
+export const trainClassifier = trainModel;
 
 function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) {

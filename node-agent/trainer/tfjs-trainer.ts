@@ -1,10 +1,10 @@
 import type { SiteData } from '../../shared/data/types.js';
-import { classificationMetrics } from '../../shared/metrics/index.js';
-import { modelFromTopologyJson, readFlatWeights, writeFlatWeights, type BackendReport } from '../../shared/model/index.js';
+import { evaluateTask, modelFromTopologyJson, readFlatWeights, taskOfManifestSpec, writeFlatWeights, type BackendReport } from '../../shared/model/index.js';
 import { predictProbabilities } from '../../shared/model/predict.js';
 import type { Task } from '../../shared/wire/index.js';
 import type { DownloadedModel } from '../connection/coordinator-client.js';
-import { trainClassifier } from './local-trainer.js';
+import { trainModel } from './local-trainer.js';
+import { DENOISING_LOSSES, type DenoisingLoss } from './task-loss.js';
 import type { Trainer, TrainingOutcome, TrainingProgress, ValidationScores } from './trainer.js';
 
 /** Real local training with TensorFlow.js on the site's own images. */
@@ -24,6 +24,11 @@ export class TfjsTrainer implements Trainer {
   }
 
   async evaluate(model: DownloadedModel, signal: AbortSignal): Promise<ValidationScores> {
+    const task = taskOfManifestSpec(model.spec);
+    if (task !== 'classification') {
+      // Evaluation rounds pool class probabilities (ROC, calibration); other tasks report their metrics after training.
+      throw new Error(`evaluation rounds score classifiers; this model is trained for ${task}, whose Dice/IoU or PSNR/SSIM each training round reports`);
+    }
     const net = await modelFromTopologyJson(model.topology);
     try {
       writeFlatWeights(net, model.header.tensors, model.weights);
@@ -38,10 +43,13 @@ export class TfjsTrainer implements Trainer {
 
   async train(model: DownloadedModel, task: Task, onProgress: (p: TrainingProgress) => void, signal: AbortSignal): Promise<TrainingOutcome> {
     const started = performance.now();
+    const kind = taskOfManifestSpec(model.spec);
     const net = await modelFromTopologyJson(model.topology);
     try {
       writeFlatWeights(net, model.header.tensors, model.weights);
-      const result = await trainClassifier(net, this.data.train, {
+      const result = await trainModel(net, this.data.train, {
+        task: kind,
+        denoisingLoss: denoisingLossOf(model.spec),
         epochs: task.epochs,
         batchSize: task.batchSize,
         learningRate: task.learningRate,
@@ -53,8 +61,7 @@ export class TfjsTrainer implements Trainer {
         },
       });
       onProgress({ phase: 'evaluating', epoch: task.epochs, epochs: task.epochs, loss: result.loss });
-      const probs = await predictProbabilities(net, this.data.val);
-      const metrics = classificationMetrics(probs, this.data.val.labels, this.data.val.classes);
+      const metrics = await evaluateTask(net, this.data.val, kind);
       const after = readFlatWeights(net);
       const delta = new Float32Array(after.length);
       for (let i = 0; i < after.length; i++) delta[i] = after[i]! - model.weights[i]!;
@@ -70,4 +77,14 @@ export class TfjsTrainer implements Trainer {
       net.dispose();
     }
   }
+}
+
+/** The manifest spec's denoising loss (l1 or l2; l2 when absent). */
+function denoisingLossOf(spec: Readonly<Record<string, unknown>>): DenoisingLoss | undefined {
+  const loss = spec.loss;
+  if (loss === undefined) return undefined;
+  if (typeof loss !== 'string' || !(DENOISING_LOSSES as readonly string[]).includes(loss)) {
+    throw new Error(`model spec loss ${JSON.stringify(loss)} is not one of ${DENOISING_LOSSES.join(', ')}`);
+  }
+  return loss as DenoisingLoss;
 }

@@ -34,3 +34,7 @@ export {
   type SiteShards,
 } from './site-data.js';
 export { checkFraction, fractionIndices, trainingShare, withTrainingFraction } from './fraction.js';
+export type { DenseTargets } from './types.js';
+export { insideEllipse, makeBlobSet, type BlobOptions, type BlobSet, type Ellipse } from './synthetic-blobs.js';
+export { addNoise, DEFAULT_NOISE_LEVELS, makeCleanImages, makeNoiseSet, noisyRealisations, type NoiseModel, type NoiseOptions, type NoiseSet } from './synthetic-noise.js';
+export { makeTaskSet, taskHeldOut, taskSiteData, taskValCount } from './task-site-data.js';

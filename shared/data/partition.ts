@@ -4,7 +4,7 @@
  * shared file without talking to each other.
  */
 import { hashSeed, permutation, Random } from './random.js';
-import type { ImageSet } from './types.js';
+import type { DenseTargets, ImageSet } from './types.js';
 
 /**
  * How examples are divided among sites, in the form people type after `--partition`:
@@ -182,7 +182,13 @@ export function subset(set: ImageSet, indices: ArrayLike<number>): ImageSet {
     images.set(set.images.subarray(i * stride, (i + 1) * stride), j * stride);
     labels[j] = set.labels[i];
   }
-  return { images, labels, count: indices.length, height: set.height, width: set.width, channels: set.channels, classes: set.classes };
+  const out = { images, labels, count: indices.length, height: set.height, width: set.width, channels: set.channels, classes: set.classes };
+  if (!set.targets) return out;
+  // Dense targets (masks, clean images, label vectors) follow their images.
+  const per = targetSize(set.targets);
+  const targets = new Float32Array(indices.length * per);
+  for (let j = 0; j < indices.length; j++) targets.set(set.targets.data.subarray(indices[j]! * per, (indices[j]! + 1) * per), j * per);
+  return { ...out, targets: { data: targets, shape: set.targets.shape } };
 }
 
 /** Concatenates sets of the same image shape (e.g. a held-out mixture over sites). */
@@ -206,5 +212,22 @@ export function concatSets(sets: readonly ImageSet[]): ImageSet {
     offLab += s.count;
   }
   const classes = Math.max(...sets.map((s) => s.classes));
-  return { images, labels, count, height: first.height, width: first.width, channels: first.channels, classes };
+  const out = { images, labels, count, height: first.height, width: first.width, channels: first.channels, classes };
+  if (!sets.some((s) => s.targets)) return out;
+  const shape = first.targets?.shape;
+  if (!shape || sets.some((s) => !s.targets || s.targets.shape.join('x') !== shape.join('x'))) {
+    throw new Error('concatSets: every set needs dense targets of the same shape, or none has any');
+  }
+  const targets = new Float32Array(sets.reduce((a, s) => a + s.targets!.data.length, 0));
+  let off = 0;
+  for (const s of sets) {
+    targets.set(s.targets!.data, off);
+    off += s.targets!.data.length;
+  }
+  return { ...out, targets: { data: targets, shape } };
+}
+
+/** Values in one example's dense target. */
+export function targetSize(targets: DenseTargets): number {
+  return targets.shape.reduce((a, b) => a * b, 1);
 }

@@ -10,6 +10,7 @@ import { loadMedmnistSplits, type MedmnistSplit } from './medmnist.js';
 import { concatSets, partitionIndices, partitionPlan, subset, type PartitionScheme } from './partition.js';
 import { hashSeed, Random } from './random.js';
 import { makeSyntheticSet } from './synthetic.js';
+import { taskHeldOut, taskSiteData, taskValCount } from './task-site-data.js';
 import { withTrainingFraction } from './fraction.js';
 import type { ImageSet, SiteData } from './types.js';
 import { DEFAULT_WINDOW, type WindowChoice } from './sources/model-input.js';
@@ -133,7 +134,11 @@ export interface SiteShards {
 export function openSiteShards(spec: Omit<DataSpec, 'shard'>, sites: number): SiteShards {
   if (!Number.isInteger(sites) || sites < 1) throw new Error(`the number of sites must be an integer >= 1, got ${sites}`);
   checkSynchronous(spec.source);
-  const whole = spec.source === 'synthetic' ? syntheticShards(spec, sites) : npzShards(spec, sites);
+  const parsed = parseSourceSpec(spec.source);
+  const whole =
+    parsed.kind === 'synthetic' && parsed.form ? taskShards(spec, sites, parsed.form)
+      : parsed.kind === 'synthetic' ? syntheticShards(spec, sites)
+        : npzShards(spec, sites);
   const shards = spec.fraction === undefined ? whole : withTrainingFraction({ sites, ...whole }, spec.fraction, spec.seed);
   return {
     sites,
@@ -144,6 +149,12 @@ export function openSiteShards(spec: Omit<DataSpec, 'shard'>, sites: number): Si
 
 export function loadHeldOut(spec: HeldOutSpec): ImageSet {
   checkSynchronous(spec.source);
+  const parsed = parseSourceSpec(spec.source);
+  if (parsed.kind === 'synthetic' && parsed.form) {
+    const total = spec.count ?? DEFAULT_HELD_OUT_COUNT;
+    if (!Number.isInteger(total) || total < 1) throw new Error(`held-out count must be an integer >= 1, got ${total}`);
+    return taskHeldOut(parsed.form, spec, total);
+  }
   if (spec.source === 'synthetic') {
     const total = spec.count ?? DEFAULT_HELD_OUT_COUNT;
     const sites = spec.sites ?? DEFAULT_HELD_OUT_SITES;
@@ -187,6 +198,16 @@ function syntheticShards(spec: Omit<DataSpec, 'shard'>, sites: number): Omit<Sit
         source: `synthetic site ${index + 1}/${sites} (${spec.partition}, seed ${spec.seed}): ${train.count} train / ${val.count} val`,
       };
     },
+  };
+}
+
+/** Segmentation and denoising generators: every site draws its own images (the partition does not apply). */
+function taskShards(spec: Omit<DataSpec, 'shard'>, sites: number, form: 'blobs' | 'noise'): Omit<SiteShards, 'sites'> {
+  const trainCount = spec.syntheticCount ?? DEFAULT_SYNTHETIC_COUNT;
+  if (!Number.isInteger(trainCount) || trainCount < 1) throw new Error(`syntheticCount must be an integer >= 1, got ${trainCount}`);
+  return {
+    counts: () => ({ train: trainCount, val: taskValCount(trainCount) }),
+    load: (index) => taskSiteData(form, spec, index, sites, trainCount),
   };
 }
 

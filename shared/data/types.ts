@@ -16,6 +16,19 @@ export interface ImageSet {
    * column, one value per example, in example order. Absent when the source has none.
    */
   readonly subgroups?: Readonly<Record<string, readonly string[]>>;
+  /**
+   * What a model learns to output for each example when that is more than a class index:
+   * segmentation masks, clean images for denoising, 0/1 label vectors for multi-label. Absent for
+   * single-label classification. `labels` then still holds one summary class per example (mask
+   * non-empty, noise level, ...) so partitions and stratified splits keep working.
+   */
+  readonly targets?: DenseTargets;
+}
+
+/** Per-example targets laid out back to back, each of shape `shape` (e.g. [H, W, 1] for a mask). */
+export interface DenseTargets {
+  readonly data: Float32Array;
+  readonly shape: readonly number[];
 }
 
 /** The data one site trains and validates on. Never leaves the site's process. */

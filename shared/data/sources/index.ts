@@ -3,7 +3,7 @@
  * PACS over DICOMweb), labels from a CSV, the model's input, and `medley data inspect`'s report.
  */
 export type { DecodedImage, ImageSource, SkippedInput, SourceItem, VoiWindow } from './types.js';
-export { parseSourceSpec, formatSourceSpec, SourceSpecError, SOURCE_FORMS, KINDS_WITH_CSV_LABELS, type SourceSpec, type SourceKind } from './source-spec.js';
+export { parseSourceSpec, formatSourceSpec, SourceSpecError, SOURCE_FORMS, TASK_SOURCE_FORMS, KINDS_WITH_CSV_LABELS, type SourceSpec, type SourceKind, type SyntheticForm } from './source-spec.js';
 export { decodeDicomPart10, type DicomDecodeResult, type DicomImage } from './dicom/part10.js';
 export { openDicomFolder } from './dicom.js';
 export { openImageFolder } from './folder.js';

@@ -5,12 +5,20 @@
  */
 
 export type SourceSpec =
-  | { readonly kind: 'synthetic' }
+  | { readonly kind: 'synthetic'; readonly form?: SyntheticForm }
   | { readonly kind: 'npz'; readonly path: string }
   | { readonly kind: 'folder' | 'dicom' | 'nifti'; readonly dir: string }
   | { readonly kind: 'dicomweb'; readonly url: string };
 
 export type SourceKind = SourceSpec['kind'];
+
+/**
+ * Generated data for the other task types: `synthetic-blobs` (images with elliptical lesions and
+ * their masks, for segmentation) and `synthetic-noise` (noisy images with their clean originals,
+ * for denoising). Plain `synthetic` is the classification generator.
+ */
+export type SyntheticForm = 'blobs' | 'noise';
+export const TASK_SOURCE_FORMS = 'synthetic-blobs (segmentation) or synthetic-noise (denoising)';
 
 /** The kinds whose labels come from a separate CSV (`--labels`), not from the data itself. */
 export const KINDS_WITH_CSV_LABELS: readonly SourceKind[] = ['folder', 'dicom', 'dicomweb'];
@@ -27,6 +35,8 @@ export class SourceSpecError extends Error {
 export function parseSourceSpec(text: string): SourceSpec {
   const value = text.trim();
   if (value === 'synthetic') return { kind: 'synthetic' };
+  if (value === 'synthetic-blobs') return { kind: 'synthetic', form: 'blobs' };
+  if (value === 'synthetic-noise') return { kind: 'synthetic', form: 'noise' };
   const prefixed = /^([a-z]+):(.*)$/s.exec(value);
   // A Windows drive letter ("C:\data.npz") is one character before the colon, never a kind.
   if (prefixed && prefixed[1]!.length > 1) {
@@ -52,7 +62,7 @@ export function parseSourceSpec(text: string): SourceSpec {
 export function formatSourceSpec(spec: SourceSpec): string {
   switch (spec.kind) {
     case 'synthetic':
-      return 'synthetic';
+      return spec.form ? `synthetic-${spec.form}` : 'synthetic';
     case 'npz':
       return spec.path;
     case 'dicomweb':
