@@ -19,6 +19,11 @@ interface InitOptions {
   input: string;
   classes: number;
   seed: number;
+  task?: string;
+  depth?: number;
+  filters?: number;
+  up?: string;
+  loss?: string;
 }
 
 const log = (m: string) => process.stderr.write(`[coordinator] ${m}\n`);
@@ -31,12 +36,17 @@ export function registerCoordinator(program: Command): void {
     .requiredOption('--dir <state>', 'state folder to create (must be empty or absent)')
     .option('--federation <name>', 'federation name', 'medley')
     .option('--site <name=key>', 'enrol a site with its public key (ed25519:… or a .pub file); repeat for more', collect, [])
-    .option('--model <arch|dir>', 'zoo architecture (cnn-small, resnet-mini) or a folder with a TF.js model.json', 'cnn-small')
+    .option('--model <arch|dir>', 'zoo architecture (cnn-small, resnet-mini, unet, dncnn) or a folder with a TF.js model.json', 'cnn-small')
     .option('--input <HxWxC>', 'input shape for a zoo model', '28x28x1')
-    .option('--classes <n>', 'number of classes for a zoo model', positiveInt, 2)
+    .option('--classes <n>', 'number of classes (or labels, multi-label) for a zoo classifier', positiveInt, 2)
+    .option('--task <kind>', "what the model learns: classification, multi-label, segmentation or denoising (default: the architecture's own; unet segments, dncnn denoises)")
+    .option('--depth <n>', 'unet: 2x downsamplings (2); dncnn: conv layers in all (8)', positiveInt)
+    .option('--filters <n>', 'unet: filters at the first level (8); dncnn: filters per layer (16)', positiveInt)
+    .option('--up <mode>', 'unet: how the decoder upsamples: upsample (nearest neighbour) or transpose (learned transposed conv)')
+    .option('--loss <l1|l2>', 'denoising: the loss against the clean image (l2)')
     .option('--seed <s>', 'seed of the initial weights', nonNegativeInt, 1234)
     .action(async (opts: InitOptions) => {
-      const model = await initialModel(opts.model, opts.input, opts.classes, opts.seed);
+      const model = await initialModel(opts.model, opts.input, opts.classes, opts.seed, { task: opts.task, depth: opts.depth, filters: opts.filters, up: opts.up, loss: opts.loss });
       const sites = opts.site.map((entry) => {
         const eq = entry.indexOf('=');
         if (eq <= 0) throw new ConfigError(`--site ${entry}: give NAME=KEY, where KEY is the site's "ed25519:…" public key or its .pub file`);
