@@ -1,7 +1,10 @@
 import * as grpc from '@grpc/grpc-js';
 import { fingerprint, formatPublicKey, loadSodium, newNonce, signAsSite, verifyCoordinator, type HandshakeTerms, type Identity } from '../shared/crypto/index.js';
 import { PROTOCOL_VERSION, isRetryable, type InProcessClient, type AgentMessage, type Challenge, type CoordinatorMessage, type Progress, type Task, type Welcome } from '../shared/wire/index.js';
+import { connectNats, type NatsConnection } from '../shared/bus/index.js';
+import type { NatsSettings } from '../shared/config/index.js';
 import { Backoff, sleep } from './connection/backoff.js';
+import { NatsRefusalError, runNatsSession } from './connection/nats-session.js';
 import { CoordinatorClient, type DownloadedModel } from './connection/coordinator-client.js';
 import { SessionGate } from './connection/session-gate.js';
 import { payloadDigest } from './audit/index.js';
@@ -47,6 +50,13 @@ export interface AgentOptions {
    * closes it when it stops, so give each agent its own.
    */
   channel?: InProcessClient;
+  /**
+   * Take announcements and tasks over NATS (JetStream keeps a task for a site that was offline)
+   * instead of the gRPC session stream; models and updates still go over gRPC to `coordinator`.
+   */
+  nats?: NatsSettings;
+  /** Heartbeat period on NATS (tests shorten it; default HEARTBEAT_MS). */
+  natsHeartbeatMs?: number;
 }
 
 /** A refusal that retrying cannot fix (the site is not on the list, protocol mismatch). */
@@ -73,6 +83,9 @@ export class NodeAgent {
   private readonly safeguards: Safeguards;
   /** The session transfers run under; they wait here for a new one after the link dropped. */
   private readonly liveSession = new SessionGate();
+  private nats: NatsConnection | null = null;
+  /** Task ids taken over NATS, so a task JetStream delivers again after a reconnect runs once. */
+  private readonly takenTasks = new Set<string>();
 
   constructor(private readonly options: AgentOptions) {
     this.client = new CoordinatorClient(options.channel ?? options.coordinator, { site: options.identity, coordinator: options.coordinatorKey });
@@ -93,6 +106,7 @@ export class NodeAgent {
         } catch (err) {
           if (signal?.aborted) break;
           if (err instanceof AgentRefusedError) throw err;
+          if (err instanceof NatsRefusalError) throw new AgentRefusedError(`coordinator ${this.options.coordinator} refused site ${this.options.site} over NATS: ${err.message}`);
           const code = (err as grpc.ServiceError).code;
           if (code === grpc.status.PERMISSION_DENIED || code === grpc.status.INVALID_ARGUMENT || code === grpc.status.UNAUTHENTICATED) {
             throw new AgentRefusedError(`coordinator ${this.options.coordinator} refused site ${this.options.site}: ${(err as grpc.ServiceError).details ?? (err as Error).message}`);
@@ -109,10 +123,13 @@ export class NodeAgent {
       }
     } finally {
       this.client.close();
+      await this.nats?.close().catch(() => undefined);
+      this.nats = null;
     }
   }
 
   private session(): Promise<void> {
+    if (this.options.nats) return this.natsSession(this.options.nats);
     return new Promise<void>((resolve, reject) => {
       const call = this.client.openSession();
       const onAbort = () => call.cancel();
@@ -166,6 +183,34 @@ export class NodeAgent {
         if (!call.writableEnded && !call.destroyed) call.write(m);
       };
     });
+  }
+
+  /** A control session over NATS (the connection itself stays up across sessions and reconnects by itself). */
+  private async natsSession(settings: NatsSettings): Promise<void> {
+    this.nats ??= await connectNats(settings, `medley-agent ${this.options.site}`, this.log);
+    const { site, trainer } = this.options;
+    try {
+      await runNatsSession({
+        nc: this.nats,
+        site,
+        identity: this.options.identity,
+        coordinatorKey: this.options.coordinatorKey,
+        hello: { site, protocolVersion: PROTOCOL_VERSION, agentVersion: this.options.agentVersion ?? '0.1.0', backend: trainer.backend, trainExamples: trainer.trainExamples, valExamples: trainer.valExamples },
+        answer: (challenge, clientNonce) => this.answerChallenge(challenge, clientNonce),
+        deliver: (message) => this.onMessage(message),
+        attach: (send) => {
+          this.sendMessage = send;
+          this.sendProgress = send ? (progress) => send({ progress } as AgentMessage) : null;
+        },
+        hasRound: (round) => this.roundAborts.has(round),
+        taken: this.takenTasks,
+        log: this.log,
+        signal: this.options.signal,
+        heartbeatMs: this.options.natsHeartbeatMs,
+      });
+    } finally {
+      this.liveSession.close();
+    }
   }
 
   /**

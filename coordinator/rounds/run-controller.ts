@@ -45,6 +45,11 @@ export interface RunControllerDeps {
   maxUpdateNorm?: number | null;
   /** The enrolled Ed25519 key of a site (secure aggregation relays it with the roster). */
   identityKeyOf?: (site: string) => Uint8Array | undefined;
+  /**
+   * The channel to an enrolled site that is not connected, where tasks wait for it (NATS
+   * JetStream); absent on the gRPC default, where a task needs a live session.
+   */
+  offlineSite?: (site: string) => SiteSession | undefined;
   /** Where the run in progress is kept, so a restarted coordinator carries it on (absent: runs die with the process). */
   runs?: RunRecordFile;
 }
@@ -91,6 +96,8 @@ export class RunController implements UploadGate {
   private readonly now: () => number;
   private wake: (() => void) | null = null;
   private exchange: SecureExchange | null = null;
+  /** Sites of the open round whose task went to a durable queue because they were not connected. */
+  private sentOffline = new Set<string>();
 
   constructor(private readonly deps: RunControllerDeps) {
     this.now = deps.now ?? Date.now;
@@ -358,7 +365,7 @@ export class RunController implements UploadGate {
   private async waitForSites(n: number, settings: RunSettings): Promise<SiteSession[]> {
     const until = this.now() + settings.waitSeconds * 1000;
     for (;;) {
-      const idle = this.deps.sessions.connected().filter((s) => !settings.sites || settings.sites.has(s.site));
+      const idle = [...this.deps.sessions.connected().filter((s) => !settings.sites || settings.sites.has(s.site)), ...this.offlineNamed(settings)];
       if (idle.length >= settings.minSites) return idle;
       if (this.now() >= until) {
         const among = settings.sites ? ` of ${[...settings.sites].join(', ')}` : '';
@@ -366,6 +373,13 @@ export class RunController implements UploadGate {
       }
       await this.sleep(Math.min(1000, until - this.now()));
     }
+  }
+
+  /** Sites named with --sites that are not connected but can be sent a task that waits for them. */
+  private offlineNamed(settings: RunSettings): SiteSession[] {
+    const offline = this.deps.offlineSite;
+    if (!settings.sites || !offline) return [];
+    return [...settings.sites].filter((site) => !this.deps.sessions.get(site)).flatMap((site) => offline(site) ?? []);
   }
 
   private async runRound(n: number, settings: RunSettings): Promise<RoundRecord> {
@@ -408,8 +422,10 @@ export class RunController implements UploadGate {
     round.onChange(() => this.poke());
     events.publish({ kind: 'round-started', round: n, site: '', message: `round ${n}: ${chosen.length} sites, base version ${base.version}${secure ? `, secure aggregation (threshold ${secure.threshold})` : ''}`, record: round.record });
     log(`round ${n} open: sites ${chosen.join(', ')}; base model version ${base.version}; ${secure ? 'secure aggregation on' : `strategy ${describeStrategy(settings.strategy)}`}`);
+    this.sentOffline = new Set();
     for (const site of chosen) {
-      const session = sessions.get(site);
+      let session = sessions.get(site);
+      if (!session && (session = this.deps.offlineSite?.(site))) this.sentOffline.add(site);
       if (!session) continue;
       session.state = 'training';
       session.send({
@@ -450,6 +466,7 @@ export class RunController implements UploadGate {
       return await this.finish(round, settings, base, exchange, maskedSum, setupFailure);
     } finally {
       this.exchange = null;
+      this.sentOffline = new Set();
       await aggregate.dispose?.().catch((err: unknown) => log(`round ${n}: could not release the strategy's spill files: ${(err as Error).message}`));
     }
   }
@@ -478,6 +495,8 @@ export class RunController implements UploadGate {
       const pending = round.pendingSites();
       const allGone = pending.every((site) => {
         if (this.deps.sessions.get(site)) return false;
+        // A site whose task waits in a durable queue is waited for until the deadline, unless it came and went.
+        if (this.sentOffline.has(site) && this.deps.sessions.lastSeen(site) < round.record.startedUnixMs) return false;
         return now - Math.max(this.deps.sessions.lastSeen(site), round.record.startedUnixMs) > grace;
       });
       if (allGone) return;

@@ -1,10 +1,11 @@
 import { EventEmitter } from 'node:events';
+import type { ControlChannel } from '../../shared/bus/index.js';
 import type { CoordinatorMessage, Progress } from '../../shared/wire/index.js';
 
 export type SiteState = 'idle' | 'training' | 'evaluating';
 
-/** One agent's live control session. */
-export interface SiteSession {
+/** One agent's live control session, on whichever transport carries it (gRPC stream or NATS). */
+export interface SiteSession extends ControlChannel<CoordinatorMessage> {
   readonly site: string;
   readonly sessionId: string;
   readonly backend: string;
@@ -12,9 +13,6 @@ export interface SiteSession {
   readonly connectedAt: number;
   lastSeen: number;
   state: SiteState;
-  send(message: CoordinatorMessage): void;
-  /** Ends the session; `refuse` tells the agent it is no longer welcome (not worth retrying). */
-  close(reason: string, refuse?: boolean): void;
 }
 
 interface SessionEvents {

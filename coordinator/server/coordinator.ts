@@ -9,6 +9,8 @@ import { loadSodium, AdminGuard } from '../../shared/crypto/index.js';
 import { ModelStore, RoundJournal, RunRecordFile, SiteRegistry, readCoordinatorKeys, readFederationConfig } from '../store/index.js';
 import { adminService } from './admin-service.js';
 import { federationService } from './federation-service.js';
+import { NatsControlPlane } from './nats-control-plane.js';
+import type { NatsSettings } from '../../shared/config/index.js';
 import { CoordinatorMetrics, DashboardAuth, DashboardData, DashboardServer } from '../http/index.js';
 
 export interface CoordinatorOptions {
@@ -23,6 +25,13 @@ export interface CoordinatorOptions {
    * they spill to STATE/strategy-spill. Default 512 MiB.
    */
   strategyMemoryBytes?: number;
+  /**
+   * Carry the control plane (announcements, tasks, heartbeats, events) over NATS with JetStream
+   * instead of each agent's gRPC session stream; models and updates stay on gRPC.
+   */
+  nats?: NatsSettings;
+  /** The NATS agents' heartbeat period the coordinator expects (tests shorten it; default HEARTBEAT_MS). */
+  natsHeartbeatMs?: number;
 }
 
 export const DEFAULT_STRATEGY_MEMORY_BYTES = 512 * 1024 * 1024;
@@ -38,6 +47,7 @@ export class Coordinator {
   private server: grpc.Server | null = null;
   private inProcess: InProcessServer | null = null;
   private enrolmentCheck: NodeJS.Timeout | null = null;
+  private nats: NatsControlPlane | null = null;
   private dashboard: { server: DashboardServer; data: DashboardData } | null = null;
 
   private constructor(
@@ -66,6 +76,7 @@ export class Coordinator {
     const registry = await SiteRegistry.open(options.stateDir);
     const sessions = new SiteSessions();
     const events = new RoundEvents();
+    let nats: NatsControlPlane | null = null;
     const controller = new RunController({
       federation: config.federation,
       store,
@@ -84,6 +95,8 @@ export class Coordinator {
       maxUpdateNorm: options.maxUpdateNorm ?? null,
       identityKeyOf: (site) => registry.publicKeyOf(site),
       runs: new RunRecordFile(options.stateDir),
+      // Bound late: the control plane needs the controller, and the controller its offline channel.
+      offlineSite: options.nats ? (site) => nats?.offlineSite(site) : undefined,
     });
     await controller.recover();
     const spoolDir = join(options.stateDir, 'spool');
@@ -94,7 +107,8 @@ export class Coordinator {
     const evaluations = new EvaluationReceiver(controller, ingestKeys);
     const common = { federation: config.federation, store, registry, sessions, controller, events };
     const metrics = new CoordinatorMetrics({ store, journal, registry, sessions, controller, events });
-    return new Coordinator(
+    if (options.nats) nats = await NatsControlPlane.start(options.nats, { ...common, identity: keys.identity, log, heartbeatMs: options.natsHeartbeatMs });
+    const coordinator = new Coordinator(
       config.federation,
       store,
       journal,
@@ -109,6 +123,8 @@ export class Coordinator {
       log,
       { metrics, auth: new DashboardAuth(keys.adminKey) },
     );
+    coordinator.nats = nats;
+    return coordinator;
   }
 
   /** Binds and serves; returns the address actually bound (useful with port 0). */
@@ -195,6 +211,9 @@ export class Coordinator {
   async close(): Promise<void> {
     if (this.enrolmentCheck) clearInterval(this.enrolmentCheck);
     this.enrolmentCheck = null;
+    const nats = this.nats;
+    this.nats = null;
+    await nats?.close();
     const dashboard = this.dashboard;
     this.dashboard = null;
     dashboard?.data.close();

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { newNonce, signAsCoordinator, signModel, verifySite, type HandshakeTerms, type Identity } from '../../shared/crypto/index.js';
+import { signModel, type Identity } from '../../shared/crypto/index.js';
 import {
   AuthenticationError,
   CHUNK_BYTES,
@@ -14,7 +14,6 @@ import {
   writeMessage,
   type AgentMessage,
   type CoordinatorMessage,
-  type Hello,
   type ModelChunk,
   type ModelRequest,
   type SealedEvaluation,
@@ -23,6 +22,8 @@ import {
 } from '../../shared/wire/index.js';
 import type { EvaluationReceiver, UpdateReceiver } from '../ingest/index.js';
 import { failStream } from './fail-stream.js';
+import { challengeHello, checkProof, notOnList, PROOF_TIMEOUT_MS, type PendingHandshake } from './site-handshake.js';
+import { handleSiteMessage } from './site-messages.js';
 import type { RunController, RoundEvents, SiteSession, SiteSessions } from '../rounds/index.js';
 import type { ModelStore, SiteRegistry } from '../store/index.js';
 
@@ -50,15 +51,6 @@ export interface TrafficObserver {
   modelBytesSent(bytes: number): void;
 }
 
-function notOnList(site: string): UnknownSiteError {
-  return new UnknownSiteError(
-    `site "${site}" is not on this federation's site list (or has no enrolled key); the coordinator's operator can add it with \`medley site add --dir STATE --name ${site} --public-key KEY\``,
-  );
-}
-
-/** How long an agent has to answer the challenge. */
-const PROOF_TIMEOUT_MS = 20_000;
-
 /**
  * After an upload is refused the agent may still be sending (it learns of the refusal when the
  * status arrives). What it sent must be read and dropped: bytes nobody reads keep the HTTP/2
@@ -83,7 +75,7 @@ export function federationService(deps: FederationServiceDeps): grpc.UntypedServ
    */
   function session(call: grpc.ServerDuplexStream<AgentMessage, CoordinatorMessage>): void {
     let current: SiteSession | null = null;
-    let pending: { terms: HandshakeTerms; siteKey: Uint8Array; hello: Hello } | null = null;
+    let pending: PendingHandshake | null = null;
     let proofTimer: NodeJS.Timeout | undefined;
     const end = (err?: unknown) => {
       clearTimeout(proofTimer);
@@ -128,51 +120,21 @@ export function federationService(deps: FederationServiceDeps): grpc.UntypedServ
     call.on('data', (message: AgentMessage) => {
       try {
         if (message.body === 'hello' && 'hello' in message) {
-          const hello = message.hello;
           if (current || pending) throw new InvalidUpdateError('a session says hello only once');
-          if (hello.protocolVersion !== PROTOCOL_VERSION) {
-            throw new InvalidUpdateError(`agent speaks protocol ${hello.protocolVersion}, this coordinator ${PROTOCOL_VERSION}; upgrade the older side`);
-          }
-          const siteKey = registry.publicKeyOf(hello.site);
-          if (!siteKey) throw notOnList(hello.site);
-          if (hello.clientNonce.byteLength !== 32) throw new AuthenticationError('hello carries no 32-byte client nonce; upgrade the agent');
-          const terms: HandshakeTerms = {
-            federation: deps.federation,
-            site: hello.site,
-            coordinatorPublicKey: deps.identity.signPublicKey,
-            clientNonce: new Uint8Array(hello.clientNonce),
-            serverNonce: newNonce(),
-          };
-          pending = { terms, siteKey, hello };
-          call.write({
-            challenge: {
-              federation: deps.federation,
-              serverNonce: terms.serverNonce,
-              coordinatorPublicKey: deps.identity.signPublicKey,
-              signature: signAsCoordinator(deps.identity, terms),
-            },
-          });
-          proofTimer = setTimeout(() => end(new AuthenticationError(`site ${hello.site} did not answer the challenge within ${PROOF_TIMEOUT_MS / 1000}s`)), PROOF_TIMEOUT_MS);
+          const answer = challengeHello(message.hello, deps);
+          pending = answer.pending;
+          call.write(answer.challenge);
+          proofTimer = setTimeout(() => end(new AuthenticationError(`site ${message.hello.site} did not answer the challenge within ${PROOF_TIMEOUT_MS / 1000}s`)), PROOF_TIMEOUT_MS);
           return;
         }
         if (message.body === 'proof' && 'proof' in message) {
           if (!pending) throw new InvalidUpdateError('a proof is only accepted in answer to a challenge');
-          if (!verifySite(pending.siteKey, pending.terms, new Uint8Array(message.proof.signature))) {
-            throw new AuthenticationError(
-              `site ${pending.terms.site} failed the challenge: its signature does not verify with the key enrolled for it (a different key, or a replayed handshake)`,
-            );
-          }
+          checkProof(pending, new Uint8Array(message.proof.signature));
           welcome();
           return;
         }
         if (!current) throw new AuthenticationError('an agent must complete the handshake (hello, proof) before anything else on its session');
-        current.lastSeen = Date.now();
-        if (message.body === 'progress' && 'progress' in message) {
-          events.publish({ kind: 'progress', round: message.progress.round, site: current.site, message: message.progress.message, progress: message.progress, record: null });
-          if (message.progress.phase === 'failed') controller.siteFailed(current.site, message.progress.round, message.progress.taskId, message.progress.message);
-        } else if (message.body !== 'heartbeat') {
-          controller.siteMessage(current.site, message);
-        }
+        handleSiteMessage({ events, controller }, current, message);
       } catch (err) {
         log(`session refused: ${(err as Error).message}`);
         end(err);
