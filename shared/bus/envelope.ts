@@ -110,7 +110,7 @@ export function openEnvelope(bytes: Uint8Array, expect: EnvelopeExpectation): En
   const key = expect.keyOf(envelope.site);
   if (!key) throw new EnvelopeRejectedError(`no enrolled key for ${envelope.from} ${envelope.site}`);
   if (!verify(key, signedBytes(envelope), new Uint8Array(Buffer.from(json.signature, 'base64')))) {
-    throw new EnvelopeRejectedError(`signature of a ${envelope.channel} message for ${envelope.site} does not verify with the ${envelope.from}'s key`);
+    throw new EnvelopeRejectedError(`signature of the ${envelope.channel} message for ${envelope.site} does not verify with the ${envelope.from}'s key`);
   }
   return envelope;
 }

@@ -8,10 +8,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Coordinator, ModelStore } from '../../coordinator/index.js';
 import { coordinatorKeyPath } from '../../coordinator/store/index.js';
 import { FixedStepTrainer, NodeAgent } from '../../node-agent/index.js';
-import { encodeCoordinatorMessage, federationSubjects, sealEnvelope } from '../../shared/bus/index.js';
+import { encodeAgentMessage, encodeCoordinatorMessage, federationSubjects, sealEnvelope } from '../../shared/bus/index.js';
 import type { NatsSettings } from '../../shared/config/index.js';
 import { generateIdentity, loadSodium, parsePublicKey, readIdentityFile } from '../../shared/crypto/index.js';
-import type { RoundEvent, StartRoundsRequest } from '../../shared/wire/index.js';
+import type { AgentMessage, CoordinatorMessage, RoundEvent, StartRoundsRequest } from '../../shared/wire/index.js';
 import { startNatsServer, type NatsAuth, type NatsServer } from '../helpers/nats-server.js';
 import { siteKeyPath, tinyModel, tinyState } from '../helpers/state.js';
 
@@ -170,4 +170,85 @@ describe('the control plane over NATS (real nats-server with JetStream)', () => 
     expect(southLogs.some((l) => l.startsWith('task for round 1'))).toBe(true);
     await expectFedAvg(f.state, [2], [{ step: 1, examples: 100 }, { step: 3, examples: 300 }]);
   });
+
+  it('forged, unsigned and replayed messages on task and agent subjects are ignored and logged', async () => {
+    const server = await startNatsServer();
+    cleanup.push(() => server.stop());
+    const f = await natsFederation(['north', 'south'], server, { url: server.url });
+    const northLogs = f.startAgent('north', 1, 100);
+    const southLogs = f.startAgent('south', 3, 300);
+    await until('both sites are connected', () => connectedCount(f) === 2, f.logs);
+    const subjects = federationSubjects('test');
+    const raw = await connect({ servers: server.url });
+    cleanup.push(() => raw.close());
+    const captured: Uint8Array[] = [];
+    raw.subscribe(subjects.agent('north'), { callback: (_err, msg) => captured.push(new Uint8Array(msg.data)) });
+
+    // A task for north signed by a key that is not the coordinator's, with a deadline far ahead.
+    const mallory = await generateIdentity('mallory');
+    const forgedTask = {
+      task: {
+        taskId: 'forged-1', federation: 'test', round: 99, modelVersion: 1, method: 'fedavg', epochs: 1, batchSize: 1, learningRate: 10, deadlineUnixMs: Date.now() + 3_600_000,
+        seed: 1, sessionId: '', secureAggregation: null, privacy: null, parameters: ELEMENTS, strategy: 'fedavg', proximalMu: 0,
+      },
+    } as CoordinatorMessage;
+    const envelope = { from: 'coordinator' as const, federation: 'test', site: 'north', session: '', channel: 'task', seq: 99, ref: 'forged-1', body: encodeCoordinatorMessage(forgedTask) };
+    await jetstream(raw).publish(subjects.task('north'), sealEnvelope(mallory, envelope));
+    // No signature at all on south's queue, and bytes that are no envelope.
+    await jetstream(raw).publish(subjects.task('south'), new TextEncoder().encode(JSON.stringify({ v: 1, ...envelope, site: 'south', body: '' })));
+    // A refusal "from north" on its live session, signed by the wrong key; garbage "from south".
+    const refusal = encodeAgentMessage({ refusal: { taskId: 'x', round: 1, reason: 'forged' } } as AgentMessage);
+    raw.publish(subjects.agent('north'), sealEnvelope(mallory, { from: 'site', federation: 'test', site: 'north', session: f.coordinator.sessions.get('north')!.sessionId, channel: 'agent', seq: 1e9, ref: '', body: refusal }));
+    raw.publish(subjects.agent('south'), new TextEncoder().encode('not an envelope'));
+
+    await until('every forgery was dropped', () =>
+      northLogs.some((l) => l.startsWith('dropped a message on medley.test.task.north') && l.includes('does not verify')) &&
+      southLogs.some((l) => l.startsWith('dropped a message on medley.test.task.south')) &&
+      f.logs.some((l) => l.includes('dropped a NATS agent message on medley.test.agent.north') && l.includes('does not verify')) &&
+      f.logs.some((l) => l.includes('dropped a NATS agent message on medley.test.agent.south') && l.includes('not a Medley envelope')), f.logs);
+
+    // The federation is unharmed: the next round closes with both updates, and nobody ran round 99.
+    captured.length = 0;
+    const events = await f.runRounds({ rounds: 1 });
+    expect(events.find((e) => e.kind === 'round-closed')?.record?.reports).toHaveLength(2);
+    expect(northLogs.some((l) => l.includes('round 99'))).toBe(false);
+    await expectFedAvg(f.state, [2], [{ step: 1, examples: 100 }, { step: 3, examples: 300 }]);
+
+    // North's own genuine messages of that round, sent again, are replays.
+    expect(captured.length).toBeGreaterThan(0);
+    raw.publish(subjects.agent('north'), captured[0]!);
+    await until('the replay was dropped', () => f.logs.some((l) => l.includes('dropped a NATS agent message on medley.test.agent.north') && l.includes('replayed')), f.logs);
+  });
+
+  for (const form of ['user and password file', 'NKEY seed file'] as const) {
+    it(`connects with NATS credentials (${form}) and never logs the secret`, async () => {
+      let auth: NatsAuth;
+      let secret: string;
+      let settings: (url: string) => Promise<NatsSettings>;
+      if (form === 'user and password file') {
+        secret = Buffer.from(crypto.getRandomValues(new Uint8Array(18))).toString('hex');
+        auth = { user: 'medley', password: secret };
+        const file = await secretFile(secret);
+        settings = async (url) => ({ url, user: 'medley', passwordFile: file });
+      } else {
+        const user = createUser();
+        secret = new TextDecoder().decode(user.getSeed());
+        auth = { nkey: user.getPublicKey() };
+        const file = await secretFile(secret);
+        settings = async (url) => ({ url, nkeyFile: file });
+      }
+      const server = await startNatsServer({ auth });
+      cleanup.push(() => server.stop());
+      // The server does enforce it: a client without the credentials is turned away.
+      await expect(connect({ servers: server.url, maxReconnectAttempts: 0 })).rejects.toThrow(/authori[sz]ation/i);
+      const f = await natsFederation(['north', 'south'], server, await settings(server.url));
+      f.startAgent('north', 1, 100);
+      f.startAgent('south', 3, 300);
+      await until('both sites are connected', () => connectedCount(f) === 2, f.logs);
+      const events = await f.runRounds({ rounds: 1 });
+      expect(events.find((e) => e.kind === 'round-closed')?.record?.reports).toHaveLength(2);
+      expect(f.logs.some((l) => l.includes('connected to NATS'))).toBe(true);
+      expect(f.logs.filter((l) => l.includes(secret))).toEqual([]);
+    });
+  }
 });
