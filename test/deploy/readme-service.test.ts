@@ -68,7 +68,7 @@ describe("README: Running Medley as a service (for a site's IT team)", () => {
     const commands = new Set<string>();
     for (const argv of argvs) commands.add((await dryRun(argv)).command);
     // The commands an IT team needs are all there (and so were checked above).
-    for (const c of ['keys generate', 'site add', 'agent doctor', 'agent audit', 'coordinator init', 'round start', 'status']) expect(commands, c).toContain(c);
+    for (const c of ['keys generate', 'site add', 'agent doctor', 'agent audit', 'coordinator init', 'coordinator dashboard-token', 'round start', 'status']) expect(commands, c).toContain(c);
   });
 
   it('every deploy/ file it names exists', () => {
