@@ -6,14 +6,16 @@ import { ConfigError } from '../../shared/wire/index.js';
 import { resolveNatsSettings, variableName, type LogFormat, type NatsSettings } from '../../shared/config/index.js';
 import { loadAgentConfig, type AgentConfigFile } from '../../node-agent/config/index.js';
 import { COORDINATOR_SETTINGS, variablesOf } from '../../shared/config/index.js';
-import { checkSource, dataSpecFrom } from './data-options.js';
+import type { Command } from 'commander';
+import { checkSource, DATA_HELP, dataSpecFrom, decodedSourceOptions, partitionFlag } from './data-options.js';
+import { hostPort, logFormat, natsUrl, nonNegativeInt, positiveInt } from './parse.js';
 
 /**
  * `medley agent run`'s flags as commander hands them over. The ones a configuration file may also
  * give have no commander default: undefined means "not on the command line", so the file's value
  * (and after it the default below) can fill in.
  */
-export interface AgentFlags {
+export interface AgentSettingFlags {
   config?: string;
   coordinator?: string;
   name?: string;
@@ -36,7 +38,10 @@ export interface AgentFlags {
   partition?: string;
   seed?: number;
   count?: number;
-  /** Benchmarks and tests only; never in the file. */
+}
+
+/** `medley agent run`'s flags: the settings plus the trainer choice, which is for benchmarks and tests only and never in the file. */
+export interface AgentFlags extends AgentSettingFlags {
   trainer: string;
   step: number;
   examples: number;
@@ -68,6 +73,35 @@ export const AGENT_DEFAULTS = {
 
 const NATS_FLAGS = { url: '--nats', user: '--nats-user', passwordFile: '--nats-password-file', nkeyFile: '--nats-nkey-file', credsFile: '--nats-creds' } as const;
 
+/**
+ * The settings flags of `medley agent run`, shared with `medley agent doctor` so the doctor checks
+ * exactly what the agent would start with. None has a commander default (see AgentSettingFlags).
+ */
+export function agentSettingOptions(command: Command): Command {
+  return decodedSourceOptions(
+    command
+      .option('--config <file>', "the agent's configuration (YAML; see deploy/agent.example.yaml): any of the settings below, data under `data:`; a flag given here overrides the file's value")
+      .option('--coordinator <host:port>', 'coordinator address (required: here, MEDLEY_COORDINATOR or `coordinator` in --config)', hostPort)
+      .option('--name <site>', "this site's name, as on the coordinator's site list (required: here, MEDLEY_NAME or `name` in --config)")
+      .option('--identity <file>', "this site's private key (from `medley keys generate`; mode 600) (required: here, MEDLEY_IDENTITY or `identity` in --config)")
+      .option('--coordinator-key <key|file>', "the coordinator's public key (ed25519:… or its coordinator.key.pub): the only coordinator this agent trusts (required: here, MEDLEY_COORDINATOR_KEY or `coordinatorKey` in --config)")
+      .option('--policy <file>', "the hospital's site policy (YAML): methods, DP minimums, secure aggregation, model size; without it any task is accepted")
+      .option('--state <dir>', `the agent's own folder: privacy ledger and audit log (default: ${AGENT_DEFAULTS.state})`)
+      .option('--data <source>', `local training data, ${DATA_HELP} (default: ${AGENT_DEFAULTS.data.source})`)
+      .option('--shard <i/n>', `this site's share when one file is split across n sites (1-based) (default: ${AGENT_DEFAULTS.data.shard})`)
+      .option('--partition <scheme>', `how a shared file is split across sites: iid, dirichlet:ALPHA (label skew; label-skew = dirichlet:0.5) or by-label (default: ${AGENT_DEFAULTS.data.partition})`, partitionFlag)
+      .option('--seed <s>', `data seed (default: ${AGENT_DEFAULTS.data.seed})`, nonNegativeInt)
+      .option('--count <n>', 'synthetic training images at this site', positiveInt)
+      .option('--max-attempts <n>', `give up after this many failed connection attempts in a row (0 = never) (default: ${AGENT_DEFAULTS.maxAttempts})`, nonNegativeInt)
+      .option('--nats <url>', 'NATS server(s) for round announcements and events: nats://HOST:PORT or tls://HOST:PORT, comma-separated for a cluster (default: the bus rides the gRPC connection)', natsUrl)
+      .option('--nats-user <name>', 'NATS user name (with --nats-password-file)')
+      .option('--nats-password-file <file>', "file holding the NATS user's password")
+      .option('--nats-nkey-file <file>', 'file holding an NKEY seed for NATS')
+      .option('--nats-creds <file>', 'a NATS .creds file (user JWT and NKEY seed)')
+      .option('--log-format <text|json>', `log lines as text or one JSON object a line (default: ${AGENT_DEFAULTS.logFormat})`, logFormat),
+  );
+}
+
 /** Values with no default: the agent cannot start without them. */
 const REQUIRED = [
   { key: 'coordinator', flag: '--coordinator', form: 'HOST:PORT' },
@@ -92,6 +126,12 @@ export function loadAgentSettings(configPath: string | undefined, env: NodeJS.Pr
  * name the flag.
  */
 export function resolveAgentOptions(flags: AgentFlags, file?: AgentConfigFile): AgentRunOptions {
+  const settings = resolveAgentSettings(flags, file);
+  return { ...settings, data: resolveAgentData(flags, file), trainer: flags.trainer, step: flags.step, examples: flags.examples };
+}
+
+/** Every setting but the data (which `agent doctor` checks separately, so a missing folder does not hide the other checks). */
+export function resolveAgentSettings(flags: AgentSettingFlags, file?: AgentConfigFile): Omit<AgentRunOptions, 'data' | 'trainer' | 'step' | 'examples'> {
   const values = file?.values ?? {};
   const inFile = (key: string) => (file ? file.where(key) : key);
 
@@ -108,24 +148,6 @@ export function resolveAgentOptions(flags: AgentFlags, file?: AgentConfigFile): 
   const coordinatorKey = flags.coordinatorKey ?? values.coordinatorKey!;
   // Checked here so a bad key in the file is reported against the file (or variable), not as a flag.
   if (flags.coordinatorKey === undefined) parsePublicKey(coordinatorKey, inFile('coordinatorKey'));
-
-  const fileData = values.data ?? {};
-  const source = flags.data ?? fileData.source ?? AGENT_DEFAULTS.data.source;
-  const labels = flags.labels ?? fileData.labels;
-  // The source is checked under the name it came by (--data or the file's data.source) before the labels that depend on it.
-  const sourceSpec = checkSource(source, flags.data === undefined && fileData.source !== undefined ? { flag: inFile('data.source') } : {});
-  if (flags.labels === undefined && fileData.labels !== undefined) checkFileLabels(fileData.labels, source, sourceSpec.kind, inFile('data.labels'));
-
-  const data = dataSpecFrom({
-    data: source,
-    labels,
-    window: flags.window ?? fileData.window,
-    size: flags.size ?? fileData.size,
-    shard: flags.shard ?? fileData.shard ?? AGENT_DEFAULTS.data.shard,
-    partition: flags.partition ?? fileData.partition ?? AGENT_DEFAULTS.data.partition,
-    seed: flags.seed ?? fileData.seed ?? AGENT_DEFAULTS.data.seed,
-    count: flags.count ?? fileData.count,
-  });
 
   const fileNats = values.nats ?? {};
   const natsInput = {
@@ -148,11 +170,31 @@ export function resolveAgentOptions(flags: AgentFlags, file?: AgentConfigFile): 
     maxAttempts: flags.maxAttempts ?? values.maxAttempts ?? AGENT_DEFAULTS.maxAttempts,
     ...(nats ? { nats } : {}),
     logFormat: flags.logFormat ?? values.logFormat ?? AGENT_DEFAULTS.logFormat,
-    data,
-    trainer: flags.trainer,
-    step: flags.step,
-    examples: flags.examples,
   };
+}
+
+/** The data section, flag over environment over file; a value that fails its check is named by where it came from. */
+export function resolveAgentData(flags: AgentSettingFlags, file?: AgentConfigFile): DataSpec {
+  const values = file?.values ?? {};
+  const inFile = (key: string) => (file ? file.where(key) : key);
+  const fileData = values.data ?? {};
+  const source = flags.data ?? fileData.source ?? AGENT_DEFAULTS.data.source;
+  const labels = flags.labels ?? fileData.labels;
+  // The source is checked under the name it came by (--data or the file's data.source) before the labels that depend on it.
+  const sourceSpec = checkSource(source, flags.data === undefined && fileData.source !== undefined ? { flag: inFile('data.source') } : {});
+  if (flags.labels === undefined && fileData.labels !== undefined) checkFileLabels(fileData.labels, source, sourceSpec.kind, inFile('data.labels'));
+
+  return dataSpecFrom({
+    data: source,
+    labels,
+    window: flags.window ?? fileData.window,
+    size: flags.size ?? fileData.size,
+    shard: flags.shard ?? fileData.shard ?? AGENT_DEFAULTS.data.shard,
+    partition: flags.partition ?? fileData.partition ?? AGENT_DEFAULTS.data.partition,
+    seed: flags.seed ?? fileData.seed ?? AGENT_DEFAULTS.data.seed,
+    count: flags.count ?? fileData.count,
+  });
+
 }
 
 /** The file's labels CSV: only for sources whose labels are separate, and it must be there. */
