@@ -31,6 +31,9 @@ export interface SiteProgressView extends Omit<Progress, 'taskId' | 'round'> {
   site: string;
   /** When the coordinator last heard of this site's progress (0: nothing yet). */
   unixMs: number;
+  /** Model bytes the site said it had downloaded this round, and update bytes it had sent: kept after the phase moves on. */
+  downloadedBytes: number;
+  uploadedBytes: number;
 }
 
 export interface CurrentRoundView {
@@ -111,7 +114,14 @@ export class DashboardData {
       if (this.current?.round === event.round) this.current = null;
     } else if (event.kind === 'progress' && event.progress && this.current?.round === event.round && event.site) {
       const { taskId: _task, round: _round, ...progress } = event.progress;
-      this.current.progress.set(event.site, { site: event.site, ...progress, unixMs: event.unixMs });
+      const before = this.current.progress.get(event.site);
+      this.current.progress.set(event.site, {
+        site: event.site,
+        ...progress,
+        unixMs: event.unixMs,
+        downloadedBytes: progress.phase === 'downloading' ? progress.bytes : (before?.downloadedBytes ?? 0),
+        uploadedBytes: progress.phase === 'uploading' ? progress.bytes : (before?.uploadedBytes ?? 0),
+      });
     }
   }
 
@@ -148,7 +158,7 @@ export class DashboardData {
     const open = this.sources.controller.openRound;
     const record = open?.number === current.round ? open.record : current.record;
     if (!record) return null;
-    const waiting = (site: string): SiteProgressView => ({ site, phase: 'waiting', epoch: 0, epochs: 0, bytes: 0, totalBytes: 0, loss: 0, message: '', unixMs: 0 });
+    const waiting = (site: string): SiteProgressView => ({ site, phase: 'waiting', epoch: 0, epochs: 0, bytes: 0, totalBytes: 0, loss: 0, message: '', unixMs: 0, downloadedBytes: 0, uploadedBytes: 0 });
     return {
       round: current.round,
       state: record.state,

@@ -172,12 +172,14 @@ describe('the dashboard, /metrics, JSON logs and round watch of a running federa
 
     // Site C holds round 1 open: the page shows it running, the agents' progress beside C waiting.
     const progress = await until('round 1 with both agents done on the page', async () => {
-      const found = await rows('#round-sites tbody tr', ['data-site', 'data-phase', 'data-bytes']);
+      const found = await rows('#round-sites tbody tr', ['data-site', 'data-phase', 'data-downloaded', 'data-uploaded']);
       const phase = (site: string) => found.find((r) => r['data-site'] === site)?.['data-phase'];
       return phase('site-a') === 'done' && phase('site-b') === 'done' ? found : undefined;
     }, 60_000, deadProcess);
     expect(progress.map((r) => r['data-site']).sort()).toEqual(['site-a', 'site-b', 'site-c']);
-    expect(progress.find((r) => r['data-site'] === 'site-c')?.['data-phase']).toBe('waiting');
+    expect(progress.find((r) => r['data-site'] === 'site-c')).toMatchObject({ 'data-phase': 'waiting', 'data-downloaded': '0', 'data-uploaded': '0' });
+    // Each agent downloaded the 4000-byte model and sent a 4000-byte update, as its progress said.
+    for (const site of ['site-a', 'site-b']) expect(progress.find((r) => r['data-site'] === site)).toMatchObject({ 'data-downloaded': '4000', 'data-uploaded': '4000' });
     expect(await page.getAttribute('#round-sites', 'data-round')).toBe('1');
     expect(await page.textContent('#round-head')).toMatch(/Round 1 .*2\/3 updates in/);
 
@@ -237,6 +239,7 @@ describe('the dashboard, /metrics, JSON logs and round watch of a running federa
     for (const p of duration) expect(Number(p['data-y'])).toBeGreaterThanOrEqual(0);
     // Site C's own metric, as it reported it in each round.
     const auroc = await rows('[data-chart="site-auroc"] [data-series="site-c"] circle.point', ['data-x', 'data-y']);
+    expect(await rows('[data-chart="site-auroc"] .series-group', ['data-series'])).toEqual([{ 'data-series': 'site-c' }]);
     expect(auroc.map((p) => [Number(p['data-x']), Number(p['data-y'])])).toEqual([[1, 0.6], [2, 0.7]]);
     const loss = await rows('[data-chart="site-loss"] .series-group', ['data-series']);
     expect(loss.map((s) => s['data-series'])).toEqual(['site-a', 'site-b', 'site-c']);

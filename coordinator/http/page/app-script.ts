@@ -99,16 +99,17 @@ function drawRound(r, now) {
     (r.strategy ? ' · ' + r.strategy : '') + ' · ' + r.reported.length + '/' + r.selected.length + ' updates in' +
     (r.deadlineUnixMs ? ' · deadline in ' + Math.max(0, Math.round((r.deadlineUnixMs - now) / 1000)) + ' s' : '');
   var rows = r.sites.map(function (p) {
-    return el('tr', { 'data-site': p.site, 'data-phase': p.phase, 'data-epoch': p.epoch, 'data-bytes': p.bytes }, [
+    var moved = p.downloadedBytes || p.uploadedBytes ? 'down ' + formatBytes(p.downloadedBytes) + ' · up ' + formatBytes(p.uploadedBytes) : '—';
+    return el('tr', { 'data-site': p.site, 'data-phase': p.phase, 'data-epoch': p.epoch, 'data-downloaded': p.downloadedBytes, 'data-uploaded': p.uploadedBytes }, [
       el('td', { text: p.site }),
       el('td', {}, [badge(p.phase)]),
       el('td', {}, progressCell(p)),
       el('td', { className: 'num', text: p.epochs ? p.epoch + '/' + p.epochs : '—' }),
-      el('td', { className: 'num', text: p.totalBytes ? formatBytes(p.bytes) : '—' }),
+      el('td', { className: 'num', text: moved }),
     ]);
   });
   var table = el('table', { id: 'round-sites', 'data-round': r.round }, [
-    el('thead', {}, [el('tr', {}, ['Site', 'Phase', 'Progress', 'Epoch', 'Bytes'].map(function (h) { return el('th', { text: h }); }))]),
+    el('thead', {}, [el('tr', {}, ['Site', 'Phase', 'Progress', 'Epoch', 'Model down · update up'].map(function (h) { return el('th', { text: h }); }))]),
     el('tbody', {}, rows),
   ]);
   box.replaceChildren(el('p', { id: 'round-head', text: head }), table);

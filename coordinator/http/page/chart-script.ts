@@ -36,6 +36,8 @@ function compact(v) {
 /** series: [{ name, points: [{ x, y }] }]; returns a <figure> holding the SVG. */
 function lineChart(id, title, series, yLabel) {
   var W = 560, H = 260, M = { top: 30, right: 14, bottom: 54, left: 56 };
+  // A series without a single value (a site that reports no such metric) gets no legend entry.
+  series = series.filter(function (s) { return s.points.some(function (p) { return isFinite(p.y); }); });
   var xs = [], ys = [];
   series.forEach(function (s) { s.points.forEach(function (p) { if (isFinite(p.y)) { xs.push(p.x); ys.push(p.y); } }); });
   var figure = document.createElement('figure');
