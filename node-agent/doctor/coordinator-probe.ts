@@ -89,7 +89,8 @@ function unreachable(probe: CoordinatorProbe, why: string): DoctorCheck {
 
 /** A refusal says what the coordinator thinks of this site; the fix differs for each. */
 function refusal(probe: CoordinatorProbe, err: grpc.ServiceError): DoctorCheck {
-  const details = err.details || err.message;
+  // grpc-js appends an empty "Resolution note:" to connection failures; it says nothing here.
+  const details = (err.details || err.message).replace(/\.?\s*Resolution note:\s*$/, '');
   const addCommand = `medley site add --dir STATE --name ${probe.site} --public-key ${formatPublicKey(probe.identity.signPublicKey)}`;
   switch (err.code) {
     case grpc.status.PERMISSION_DENIED:

@@ -6,8 +6,11 @@ import { failed, guarded, passed, type DoctorCheck } from './check.js';
  * Reads the site's data exactly as the agent will (same reader, same cache folder) and counts it.
  * Loaded lazily: the readers pull in decoders that the other checks do not need.
  */
+export const DATA_CHECK = 'data source readable';
+export const DATA_FIX = 'check data.source (and data.labels) and that this user may read them; `medley data inspect --data SOURCE` shows what is read and skipped';
+
 export function checkData(data: DataSpec, state: string): Promise<DoctorCheck> {
-  const name = 'data source readable';
+  const name = DATA_CHECK;
   return guarded(
     name,
     async () => {
@@ -18,7 +21,7 @@ export function checkData(data: DataSpec, state: string): Promise<DoctorCheck> {
       const notes = skipped.length > 0 ? `; ${skipped[skipped.length - 1]}` : '';
       return passed(name, `${site.source}: ${site.train.count} training, ${site.val.count} validation images${notes}`);
     },
-    'check data.source (and data.labels) and that this user may read them; `medley data inspect --data SOURCE` shows what is read and skipped',
+    DATA_FIX,
   );
 }
 

@@ -2,7 +2,7 @@ import type { NatsSettings } from '../../shared/config/index.js';
 import type { DataSpec } from '../../shared/data/index.js';
 import type { DoctorCheck } from './check.js';
 import { probeCoordinator } from './coordinator-probe.js';
-import { checkBackend, checkData } from './data-probe.js';
+import { checkBackend, checkData, DATA_CHECK, DATA_FIX } from './data-probe.js';
 import { checkCoordinatorKey, checkFreeDisk, checkIdentity, checkPolicy, checkStateWritable, MIN_FREE_BYTES } from './local-files.js';
 import { probeNats } from './nats-probe.js';
 
@@ -53,7 +53,7 @@ export async function runDoctor(settings: DoctorSettings, onCheck: (check: Docto
   add(
     settings.data
       ? await checkData(settings.data, settings.state)
-      : { check: 'data source readable', ok: false, detail: settings.dataError ?? 'no data source', fix: 'check data.source (and data.labels) and that this user may read them; `medley data inspect --data SOURCE` shows what is read and skipped' },
+      : { check: DATA_CHECK, ok: false, detail: settings.dataError ?? 'no data source', fix: DATA_FIX },
   );
   add(await checkBackend());
   return checks;

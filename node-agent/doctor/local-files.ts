@@ -60,15 +60,20 @@ export function checkCoordinatorKey(text: string, where: string): { check: Docto
 async function existingAncestor(path: string): Promise<string> {
   let at = path;
   for (;;) {
+    let info;
     try {
-      if ((await stat(at)).isDirectory()) return at;
-      throw Object.assign(new Error(`${at} exists and is not a folder`), { code: 'ENOTDIR' });
+      info = await stat(at);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      // ENOTDIR: a file stands somewhere above; walking up finds it and says so.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw err;
       const up = dirname(at);
       if (up === at) return at;
       at = up;
+      continue;
     }
+    if (!info.isDirectory()) throw new Error(`${at} exists and is not a folder`);
+    return at;
   }
 }
 
