@@ -147,7 +147,8 @@ describe('the dashboard, /metrics, JSON logs and round watch of a running federa
       const live = found.filter((r) => ['site-a', 'site-b', 'site-c'].includes(r['data-site']!) && r['data-state'] !== 'offline');
       return live.length === 3 ? found : undefined;
     }, 30_000, deadProcess);
-    for (const site of sites) {
+    // The agents send a heartbeat every 10 s (the hand-driven site C sends none, so it is not timed here).
+    for (const site of sites.filter((s) => s['data-site'] !== 'site-c')) {
       const seen = Number(site['data-last-seen-ms']);
       expect(Date.now() - seen, `${site['data-site']} last seen`).toBeLessThan(30_000);
     }
@@ -223,8 +224,8 @@ describe('the dashboard, /metrics, JSON logs and round watch of a running federa
     expect(after.get('medley_rounds{state="closed"}')).toBe(2);
     expect(after.get('medley_model_version')).toBe(3);
     expect(after.get('medley_current_round')).toBe(0);
-    // Sealed bytes: every accepted update's 4000 payload bytes plus tags, and the refused one's.
-    expect(after.get('medley_update_bytes_received_total')).toBeGreaterThan(7 * ELEMENTS * 4);
+    // Sealed bytes: at least every accepted update's 4000 payload bytes plus their tags.
+    expect(after.get('medley_update_bytes_received_total')).toBeGreaterThan(6 * ELEMENTS * 4);
     expect(after.get('medley_model_bytes_sent_total')).toBe(4 * ELEMENTS * 4);
     expect(after.get('process_resident_memory_bytes')).toBeGreaterThan(0);
   });
