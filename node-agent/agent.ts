@@ -5,7 +5,7 @@ import { connectNats, type NatsConnection } from '../shared/bus/index.js';
 import type { NatsSettings } from '../shared/config/index.js';
 import { Backoff, sleep } from './connection/backoff.js';
 import { NatsRefusalError, runNatsSession } from './connection/nats-session.js';
-import { CoordinatorClient, type DownloadedModel } from './connection/coordinator-client.js';
+import { CoordinatorClient, HANDSHAKE_TIMEOUT_MS, type DownloadedModel } from './connection/coordinator-client.js';
 import { SessionGate } from './connection/session-gate.js';
 import { payloadDigest } from './audit/index.js';
 import { definedMetrics } from './report-metrics.js';
@@ -135,12 +135,19 @@ export class NodeAgent {
       const onAbort = () => call.cancel();
       this.options.signal?.addEventListener('abort', onAbort, { once: true });
       const heartbeat = setInterval(() => call.write({ heartbeat: { unixMs: Date.now() } }), 10_000);
+      // A link that stalls while connecting would hold this session, and the channel, forever.
+      const handshake = setTimeout(() => {
+        this.client.redial();
+        call.cancel();
+        finish(new Error(`not welcomed within ${HANDSHAKE_TIMEOUT_MS / 1000}s; dialling again`));
+      }, HANDSHAKE_TIMEOUT_MS);
       const clientNonce = newNonce();
       let settled = false;
       const finish = (err?: Error) => {
         if (settled) return;
         settled = true;
         clearInterval(heartbeat);
+        clearTimeout(handshake);
         this.liveSession.close();
         this.options.signal?.removeEventListener('abort', onAbort);
         this.sendProgress = null;
@@ -159,6 +166,7 @@ export class NodeAgent {
           return;
         }
         if (message.body === 'welcome') {
+          clearTimeout(handshake);
           // Nothing but the handshake may go out before the welcome: the coordinator refuses anything
           // else (a task's progress, say), and the agent would take that for a refusal of the site.
           this.sendProgress = (progress) => send({ progress });

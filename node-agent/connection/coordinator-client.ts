@@ -33,6 +33,20 @@ export interface DownloadedModel {
 
 type ServiceClient = { close(): void } & Record<string, (...args: unknown[]) => unknown>;
 
+/**
+ * How long a new control session may take to be welcomed before the agent gives the connection up
+ * and dials afresh (CoordinatorClient.redial). A link that stalls needs this bound: see redial.
+ */
+export const HANDSHAKE_TIMEOUT_MS = 20_000;
+
+/**
+ * The agent's channel options: the shared ones (keepalive pings every 20 s, a link that does not
+ * answer one within 10 s is dropped, so a stalled link is noticed within half a minute even mid-
+ * upload), and a channel of its own: grpc-js otherwise shares connections between channels to the
+ * same address, and redial() could get the stuck connection back.
+ */
+const AGENT_CHANNEL_OPTIONS: grpc.ChannelOptions = { ...CHANNEL_OPTIONS, 'grpc.use_local_subchannel_pool': 1 };
+
 /** What left the site with one upload, for the audit log. */
 export interface SentUpdate {
   receipt: UploadReceipt;
@@ -47,7 +61,9 @@ export interface SentUpdate {
  * by the coordinator and are checked against the key the site pinned.
  */
 export class CoordinatorClient {
-  private readonly client: ServiceClient;
+  private client: ServiceClient;
+  /** Makes a fresh channel to the dialled address; null for an in-process client. */
+  private readonly dial: (() => ServiceClient) | null = null;
   /** The dialled address, or the in-process client's name. */
   readonly address: string;
 
@@ -63,7 +79,8 @@ export class CoordinatorClient {
     if (typeof coordinator === 'string') {
       const Federation = medleyPackage().Federation;
       this.address = coordinator;
-      this.client = new Federation(coordinator, credentials, CHANNEL_OPTIONS) as unknown as ServiceClient;
+      this.dial = () => new Federation(coordinator, credentials, AGENT_CHANNEL_OPTIONS) as unknown as ServiceClient;
+      this.client = this.dial();
       return;
     }
     for (const method of ['session', 'downloadModel', 'uploadUpdate']) {
@@ -73,6 +90,18 @@ export class CoordinatorClient {
     }
     this.address = coordinator.target;
     this.client = coordinator as unknown as ServiceClient;
+  }
+
+  /**
+   * Drops the channel (every call on it fails) and dials afresh. Once TCP is up, grpc-js waits for
+   * the server's HTTP/2 settings with no time limit: on a link that stalls (the connection accepted,
+   * nothing coming back) that attempt hangs for good, and every call waits on it. Keepalive pings
+   * only start once it completes. The agent calls this when a session is not welcomed in time.
+   */
+  redial(): void {
+    if (!this.dial) return;
+    this.client.close();
+    this.client = this.dial();
   }
 
   openSession(): grpc.ClientDuplexStream<AgentMessage, CoordinatorMessage> {
