@@ -17,17 +17,30 @@ export interface NatsSiteChannelDeps {
  * session it was meant for, so a site that reconnects, or was offline, still gets it). The task id
  * is also the JetStream message id: sent twice within the stream's window, it is stored once.
  */
-export function publishTask(deps: NatsSiteChannelDeps, js: JetStreamClient, site: string, message: CoordinatorMessage & { task: { taskId: string; round: number } }): void {
+export function publishTask(deps: NatsSiteChannelDeps, js: JetStreamClient, site: string, message: CoordinatorMessage & { task: { taskId: string; round: number; deadlineUnixMs: number } }): void {
+  const { task } = message;
   const body = encodeCoordinatorMessage(message);
-  const sealed = sealEnvelope(deps.identity, { from: 'coordinator', federation: deps.federation, site, session: '', channel: 'task', seq: message.task.round, ref: message.task.taskId, body });
-  js.publish(deps.subjects.task(site), sealed, { msgID: message.task.taskId }).then(
-    () => deps.log(`round ${message.task.round}: task for ${site} stored in JetStream (${deps.subjects.task(site)})`),
-    (err: unknown) => deps.log(`round ${message.task.round}: could not store the task for ${site} in JetStream: ${(err as Error).message}`),
-  );
+  const sealed = sealEnvelope(deps.identity, { from: 'coordinator', federation: deps.federation, site, session: '', channel: 'task', seq: task.round, ref: task.taskId, body });
+  // A NATS server restarting refuses the write for a moment: try again (the message id keeps it
+  // single) until the task's deadline, so a task is not lost to a short outage.
+  const attempt = (tries: number): void => {
+    js.publish(deps.subjects.task(site), sealed, { msgID: task.taskId }).then(
+      () => deps.log(`round ${task.round}: task for ${site} stored in JetStream (${deps.subjects.task(site)})${tries > 1 ? ` after ${tries} attempts` : ''}`),
+      (err: unknown) => {
+        if (Date.now() > task.deadlineUnixMs || deps.nc.isClosed()) {
+          deps.log(`round ${task.round}: could not store the task for ${site} in JetStream before the round's deadline: ${(err as Error).message}`);
+          return;
+        }
+        if (tries === 1) deps.log(`round ${task.round}: storing the task for ${site} in JetStream failed (${(err as Error).message}); retrying`);
+        setTimeout(() => attempt(tries + 1), 500).unref();
+      },
+    );
+  };
+  attempt(1);
 }
 
 /** Messages built in the coordinator carry no `body` tag (only decoded ones do): look at the field. */
-function isTask(message: CoordinatorMessage): message is CoordinatorMessage & { task: { taskId: string; round: number } } {
+function isTask(message: CoordinatorMessage): message is CoordinatorMessage & { task: { taskId: string; round: number; deadlineUnixMs: number } } {
   return 'task' in message && message.task != null && (message.body === undefined || message.body === 'task');
 }
 
