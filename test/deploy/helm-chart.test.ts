@@ -7,7 +7,7 @@
  * loader; every `medley` command line in the chart is parsed by the real CLI.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
@@ -163,5 +163,28 @@ describe.skipIf(unavailable !== null)(`deploy/helm/medley${unavailable ? ` (skip
     const parsed = await Promise.all([pod.containers[0].args, ...lines].map((argv: string[]) => dryRun(argv)));
     expect(parsed.map((p) => p.command)).toEqual(['coordinator serve', 'coordinator init', 'site add', 'site add']);
     expect(parsed.slice(2).map((p) => p.options.name).sort()).toEqual(['city-general', 'st-mary']);
+  });
+
+  it("the init container's script creates the state on the first start and only re-enrols on the next", () => {
+    const ms = render([`sites.st-mary=${SITE_KEY}`, 'federation.name=chest-xray']);
+    const script: string = find(ms, 'StatefulSet', 'medley').spec.template.spec.initContainers[0].args[0];
+    const root = scratchDir();
+    const bin = join(root, 'bin');
+    mkdirSync(bin);
+    writeFileSync(join(bin, 'medley'), `#!/bin/sh\nexec "${process.execPath}" "${new URL('../../bin/medley.js', import.meta.url).pathname}" "$@"\n`);
+    chmodSync(join(bin, 'medley'), 0o755);
+    // The pod's volume is at /var/lib/medley; here it is a temporary folder.
+    const local = script.replace('STATE=/var/lib/medley/coordinator', `STATE=${join(root, 'coordinator')}`);
+    expect(local).not.toBe(script);
+    const run = () => spawnSync('/bin/sh', ['-ec', local], { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` }, encoding: 'utf8' });
+    const first = run();
+    expect(first.status, first.stderr).toBe(0);
+    expect(first.stderr).toContain('federation chest-xray');
+    expect(first.stderr).toContain('site st-mary added');
+    const identity = readFileSync(join(root, 'coordinator', 'coordinator.key'));
+    const second = run();
+    expect(second.status, second.stderr).toBe(0);
+    expect(second.stderr).toContain('site st-mary was already on the list');
+    expect(readFileSync(join(root, 'coordinator', 'coordinator.key'))).toEqual(identity);
   });
 });
