@@ -118,7 +118,10 @@ export class NatsControlPlane {
     this.unsubscribeEvents();
     for (const { timer } of this.pending.values()) clearTimeout(timer);
     for (const session of [...this.live.values()]) session.close('coordinator shutting down');
-    await this.nc.drain().catch(() => this.nc.close());
+    // Drain lets the last session-end notices out; with the server gone it would wait, so not for long.
+    const drained = this.nc.drain().catch(() => undefined);
+    await Promise.race([drained, new Promise((r) => setTimeout(r, 2000).unref())]);
+    if (!this.nc.isClosed()) await this.nc.close().catch(() => undefined);
   }
 
   private onHandshake(msg: Msg): void {
