@@ -85,8 +85,8 @@ describe('zoo: image-to-image models and task kinds', () => {
     expect(() => modelSpecFromString('unet:30x30x1')).toThrow(/unet depth 2 .* divisible by 4; 30x30 is not \(use e\.g\. 32x32/);
     expect(() => modelSpecFromString('unet:32x32x1', { depth: 0 })).toThrow(/unet depth must be an integer from 1 to 6/);
     expect(() => modelSpecFromString('dncnn:32x32x1', { depth: 1 })).toThrow(/dncnn depth .* from 2 to 30/);
-    expect(() => modelSpecFromString('unet:32x32x1', { task: 'denoising' })).toThrow(/unet cannot be trained for denoising/);
-    expect(() => modelSpecFromString('cnn-small', { task: 'segmentation' })).toThrow(/cnn-small cannot be trained for segmentation: use cnn-small for classification or multi-label/);
+    expect(() => modelSpecFromString('unet:32x32x1', { task: 'denoising' })).toThrow(/unet cannot be trained for denoising: it is built for segmentation; for denoising use dncnn/);
+    expect(() => modelSpecFromString('cnn-small', { task: 'segmentation' })).toThrow(/cnn-small cannot be trained for segmentation: it is built for classification or multi-label; for segmentation use unet/);
     expect(() => modelSpecFromString('unet:32x32x1', { up: 'bilinear' as never })).toThrow(/upsampling 'bilinear' is not one of upsample, transpose/);
   });
 });

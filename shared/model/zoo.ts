@@ -101,7 +101,9 @@ export function validateModelSpec(spec: ModelSpec): ModelSpec {
   const task = taskOfSpec(spec);
   if (!(TASK_KINDS as readonly string[]).includes(task)) throw new Error(`model task '${task}' is not one of ${TASK_KINDS.join(', ')}`);
   if (task !== NATIVE_TASK[spec.arch] && !(task === 'multi-label' && NATIVE_TASK[spec.arch] === 'classification')) {
-    throw new Error(`${spec.arch} cannot be trained for ${task}: use ${spec.arch} for ${NATIVE_TASK[spec.arch]}${NATIVE_TASK[spec.arch] === 'classification' ? ' or multi-label' : ''}, unet for segmentation, dncnn for denoising`);
+    const native = NATIVE_TASK[spec.arch] === 'classification' ? 'classification or multi-label' : NATIVE_TASK[spec.arch];
+    const instead = task === 'segmentation' ? 'unet' : task === 'denoising' ? 'dncnn' : 'cnn-small or resnet-mini';
+    throw new Error(`${spec.arch} cannot be trained for ${task}: it is built for ${native}; for ${task} use ${instead}`);
   }
   if (spec.arch === 'unet' || spec.arch === 'dncnn') return validateImageToImage(spec);
   if (!ok(spec.classes) || spec.classes < 2) {
