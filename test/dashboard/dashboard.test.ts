@@ -12,8 +12,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadSodium } from '../../shared/crypto/index.js';
-import { layoutTensors, type Task } from '../../shared/wire/index.js';
+import * as grpc from '@grpc/grpc-js';
+import { ADMIN_METADATA_KEY, loadSodium } from '../../shared/crypto/index.js';
+import { layoutTensors, medleyPackage, type Task } from '../../shared/wire/index.js';
 import { runMedley, until } from '../helpers/cli-run.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { adminArgs, agentKeyArgs, tinyModel, tinyState } from '../helpers/state.js';
@@ -125,9 +126,14 @@ describe('the dashboard, /metrics, JSON logs and round watch of a running federa
     const refused = await get('/api/overview');
     expect(refused.headers.get('www-authenticate')).toMatch(/^Bearer/);
     expect(await refused.text()).not.toContain('site-a');
-    // The admin gRPC API does not take the dashboard token as an admin key.
-    const admin = await runMedley(['status', '--coordinator', address, '--admin-key', join(state, 'nonexistent.key')]);
-    expect(admin.code).not.toBe(0);
+    // The admin gRPC API does not take the dashboard token in place of an admin token.
+    const Admin = medleyPackage().Admin;
+    const admin = new Admin(address, grpc.credentials.createInsecure()) as grpc.Client & Record<string, (...args: unknown[]) => void>;
+    const metadata = new grpc.Metadata();
+    metadata.set(ADMIN_METADATA_KEY, token);
+    const denied = await new Promise<grpc.ServiceError | null>((resolve) => admin.status!({}, metadata, (err: grpc.ServiceError | null) => resolve(err)));
+    admin.close();
+    expect(denied?.code).toBe(grpc.status.UNAUTHENTICATED);
 
     await page.goto(`http://${http}/`);
     await page.waitForSelector('#login:not([hidden])');
