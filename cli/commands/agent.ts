@@ -60,7 +60,7 @@ export function registerAgent(program: Command): void {
       const controller = new AbortController();
       process.once('SIGINT', () => controller.abort(new Error('SIGINT')));
       process.once('SIGTERM', () => controller.abort(new Error('SIGTERM')));
-      const node = new NodeAgent({ coordinator: opts.coordinator, site: opts.name, trainer, identity, coordinatorKey, safeguards, log, signal: controller.signal, maxAttempts: opts.maxAttempts });
+      const node = new NodeAgent({ coordinator: opts.coordinator, site: opts.name, trainer, identity, coordinatorKey, safeguards, log, signal: controller.signal, maxAttempts: opts.maxAttempts, nats: opts.nats });
       try {
         await node.run();
       } catch (err) {

@@ -94,7 +94,7 @@ export function registerCoordinator(program: Command): void {
         log(`held-out evaluation on ${heldOut.count} images from ${opts.evalData}`);
         evaluator = await createHeldOutEvaluator(heldOut, log);
       }
-      const coordinator = await orExitLogged(log, opts.logFormat, Coordinator.open({ stateDir: opts.dir, log, evaluator, maxUpdateNorm: opts.maxNorm ?? null, dropGraceMs: opts.dropGrace * 1000, strategyMemoryBytes: opts.strategyMemory * 1024 * 1024 }));
+      const coordinator = await orExitLogged(log, opts.logFormat, Coordinator.open({ stateDir: opts.dir, log, evaluator, maxUpdateNorm: opts.maxNorm ?? null, dropGraceMs: opts.dropGrace * 1000, strategyMemoryBytes: opts.strategyMemory * 1024 * 1024, nats: opts.nats }));
       log.redact(coordinator.dashboardToken);
       const address = await orExitLogged(log, opts.logFormat, coordinator.listen(opts.listen));
       const http = opts.http === undefined ? undefined : await orExitLogged(log, opts.logFormat, coordinator.listenHttp(opts.http));
