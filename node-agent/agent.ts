@@ -136,11 +136,14 @@ export class NodeAgent {
       this.options.signal?.addEventListener('abort', onAbort, { once: true });
       const heartbeat = setInterval(() => call.write({ heartbeat: { unixMs: Date.now() } }), 10_000);
       // A link that stalls while connecting would hold this session, and the channel, forever.
-      const handshake = setTimeout(() => {
-        this.client.redial();
-        call.cancel();
-        finish(new Error(`not welcomed within ${HANDSHAKE_TIMEOUT_MS / 1000}s; dialling again`));
-      }, HANDSHAKE_TIMEOUT_MS);
+      // (An in-process channel has no link to stall, and a busy simulation must not be cut short.)
+      const handshake = this.client.redialable
+        ? setTimeout(() => {
+            this.client.redial();
+            call.cancel();
+            finish(new Error(`not welcomed within ${HANDSHAKE_TIMEOUT_MS / 1000}s; dialling again`));
+          }, HANDSHAKE_TIMEOUT_MS)
+        : undefined;
       const clientNonce = newNonce();
       let settled = false;
       const finish = (err?: Error) => {

@@ -98,6 +98,11 @@ export class CoordinatorClient {
    * nothing coming back) that attempt hangs for good, and every call waits on it. Keepalive pings
    * only start once it completes. The agent calls this when a session is not welcomed in time.
    */
+  /** True for a dialled coordinator (redial does something); false for an in-process client. */
+  get redialable(): boolean {
+    return this.dial !== null;
+  }
+
   redial(): void {
     if (!this.dial) return;
     this.client.close();
