@@ -265,6 +265,16 @@ describe('the dashboard, /metrics, JSON logs and round watch of a running federa
     expect(pageErrors).toEqual([]);
   });
 
+  it('round watch after the run: nothing to attach to without --round; --round 1 replays the run to its end', async () => {
+    const idle = await runMedley(['round', 'watch', '--coordinator', address, ...adminArgs(state)]);
+    expect(idle.code, idle.stderr).toBe(1);
+    expect(idle.stderr).toMatch(/no run is going on at .*pass --round N/);
+    const replay = await runMedley(['round', 'watch', '--coordinator', address, ...adminArgs(state), '--round', '1']);
+    expect(replay.code, replay.stderr).toBe(0);
+    expect(replay.stderr).toMatch(/round 1 \(1\/2\) started[\s\S]*round 1 closed[\s\S]*round 2 closed/);
+    expect(replay.stderr).toMatch(/rounds 1-2 over: 2 closed, 0 failed; model version 3/);
+  });
+
   it('writes only JSON lines on stderr with --log-format json, and never the dashboard token', async () => {
     await stopAll([coordinator, ...agents]);
     for (const [proc, role, site] of [[coordinator, 'coordinator', undefined], [agents[0]!, 'agent', 'site-a'], [agents[1]!, 'agent', 'site-b']] as const) {
