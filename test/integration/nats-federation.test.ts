@@ -7,7 +7,7 @@ import { createUser } from '@nats-io/nkeys';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Coordinator, ModelStore } from '../../coordinator/index.js';
 import { coordinatorKeyPath } from '../../coordinator/store/index.js';
-import { FixedStepTrainer, NodeAgent } from '../../node-agent/index.js';
+import { AgentRefusedError, FixedStepTrainer, NodeAgent } from '../../node-agent/index.js';
 import { encodeAgentMessage, encodeCoordinatorMessage, federationSubjects, sealEnvelope } from '../../shared/bus/index.js';
 import type { NatsSettings } from '../../shared/config/index.js';
 import { generateIdentity, loadSodium, parsePublicKey, readIdentityFile } from '../../shared/crypto/index.js';
@@ -251,4 +251,40 @@ describe('the control plane over NATS (real nats-server with JetStream)', () => 
       expect(f.logs.filter((l) => l.includes(secret))).toEqual([]);
     });
   }
+
+  it('over NATS too, a site that is not enrolled is refused for good (the agent stops, the coordinator logs it)', async () => {
+    const server = await startNatsServer();
+    cleanup.push(() => server.stop());
+    const f = await natsFederation(['north'], server, { url: server.url });
+    const agent = (identity: Awaited<ReturnType<typeof generateIdentity>>, coordinatorKey: Uint8Array) =>
+      new NodeAgent({ coordinator: f.address, site: identity.name, trainer: new FixedStepTrainer(1, 10), identity, coordinatorKey, log: () => undefined, nats: { url: server.url }, random: () => 0 }).run();
+    const refusal = agent(await generateIdentity('intruder'), parsePublicKey(`${coordinatorKeyPath(f.state)}.pub`));
+    await expect(refusal).rejects.toThrow(AgentRefusedError);
+    await expect(refusal).rejects.toThrow(/not on this federation's site list/);
+    expect(f.logs.filter((l) => l.includes('intruder'))).not.toEqual([]);
+  });
+
+  it('an agent whose coordinator restarts says hello again over NATS and takes part in the next round', async () => {
+    const server = await startNatsServer();
+    cleanup.push(() => server.stop());
+    const f = await natsFederation(['north', 'south'], server, { url: server.url });
+    const northLogs = f.startAgent('north', 1, 100);
+    f.startAgent('south', 3, 300);
+    await until('both sites are connected', () => connectedCount(f) === 2, f.logs);
+    const firstSession = f.coordinator.sessions.get('north')!.sessionId;
+    await f.coordinator.close();
+    const logs: string[] = [];
+    const again = await Coordinator.open({ stateDir: f.state, log: (m) => logs.push(m), nats: { url: server.url }, natsHeartbeatMs: HEARTBEAT_MS });
+    cleanup.push(() => again.close());
+    await again.listen(f.address);
+    await until('both sites are back', () => again.sessions.connected().length === 2, [...f.logs, ...logs]);
+    expect(again.sessions.get('north')!.sessionId).not.toBe(firstSession);
+    expect(northLogs.filter((l) => l.startsWith('connected to federation test'))).toHaveLength(2);
+    const events: RoundEvent[] = [];
+    const finished = new Promise<void>((resolve) => again.events.subscribe(1, (e) => (events.push(e), e.kind === 'run-finished' && resolve())));
+    again.controller.start({ rounds: 1, minSites: 2, maxSites: 0, epochs: 1, batchSize: 1, learningRate: 0.1, deadlineSeconds: 60, waitSeconds: 30, seed: 1 });
+    await finished;
+    expect(events.find((e) => e.kind === 'round-closed')?.record?.reports).toHaveLength(2);
+    await expectFedAvg(f.state, [2], [{ step: 1, examples: 100 }, { step: 3, examples: 300 }]);
+  });
 });
