@@ -196,6 +196,11 @@ function compiledStepper(
 /** Trains `model` on `data` for its task (classification unless opts.task says otherwise). */
 export async function trainModel(model: tf.LayersModel, data: ImageSet, opts: TrainOptions): Promise<TrainResult> {
   const task = opts.task ?? 'classification';
+  if (task === 'classification' && data.targets) {
+    // A classifier would otherwise train on the summary class (any finding, mask non-empty) and look fine.
+    const what = data.targets.shape.length === 1 ? `${data.targets.shape[0]} 0/1 labels per image (multi-label)` : `a ${data.targets.shape.join('x')} target image per example`;
+    throw new Error(`this data set carries ${what}, not one class per image; train a model made for it (coordinator init --task multi-label, --model unet or --model dncnn)`);
+  }
   if (task === 'classification') checkCompatible(model, data);
   else checkTaskCompatible(model, data, task);
   if (!(opts.epochs >= 1) || !(opts.batchSize >= 1) || !(opts.learningRate > 0)) {

@@ -99,5 +99,9 @@ describe('training each task type', () => {
     await expect(trainModel(net, corners(4, 1, false), { epochs: 1, batchSize: 4, learningRate: 0.01, seed: 1, task: 'segmentation' }))
       .rejects.toThrow(/segmentation model trains against per-example targets \(a mask\), and this data set has none: use data made for segmentation \(e\.g\. --data synthetic-blobs\)/);
     net.dispose();
+    const classifier = buildModel({ arch: 'cnn-small', inputShape: [SIZE, SIZE, 1], classes: 2 });
+    await expect(trainModel(classifier, corners(4, 1, true), { epochs: 1, batchSize: 4, learningRate: 0.01, seed: 1 }))
+      .rejects.toThrow(/carries 3 0\/1 labels per image \(multi-label\), not one class per image; train a model made for it \(coordinator init --task multi-label/);
+    classifier.dispose();
   });
 });

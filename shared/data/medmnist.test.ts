@@ -61,11 +61,18 @@ describe('loadMedmnist', () => {
     expect(only).not.toHaveProperty('train');
   });
 
-  it('refuses multi-label sets with a clear message', () => {
+  it('reads multi-label sets (N, L) as 0/1 label vectors, with "any finding" as the class', () => {
     const path = join(dir, 'chestmnist.npz');
-    const multi = (n: number): Split => ({ ...gray(n, 2, 2, new Array(n * 3).fill(0)), labelShape: [n, 3] });
-    writeFakeMedmnist(path, { train: multi(2), val: multi(1), test: multi(1) });
-    expect(() => loadMedmnist(path)).toThrow(/multi-label MedMNIST sets are not supported yet/);
+    const multi = (labels: number[]): Split => ({ ...gray(labels.length / 3, 2, 2, labels), labelShape: [labels.length / 3, 3] });
+    writeFakeMedmnist(path, { train: multi([0, 0, 0, 1, 0, 1]), val: multi([0, 1, 0]), test: multi([0, 0, 1]) });
+    const m = loadMedmnist(path);
+    expect(m.train.targets!.shape).toEqual([3]);
+    expect(Array.from(m.train.targets!.data)).toEqual([0, 0, 0, 1, 0, 1]);
+    expect(Array.from(m.train.labels)).toEqual([0, 1]);
+    expect(m.train.classes).toBe(2);
+    const bad = join(dir, 'badmulti.npz');
+    writeFakeMedmnist(bad, { train: multi([0, 2, 0]), val: multi([0, 1, 0]), test: multi([0, 0, 1]) });
+    expect(() => loadMedmnist(bad)).toThrow(/train_labels has 3 labels per image \(multi-label\) but value 2 at image 0, label 1; each must be 0 or 1/);
   });
 
   it('names the missing array and the mismatch', () => {

@@ -1,7 +1,9 @@
 /**
  * Loads a MedMNIST dataset file (e.g. pneumoniamnist.npz from medmnist.com / Zenodo) into
  * ImageSets. Files hold train/val/test splits as `<split>_images` (N,H,W) or (N,H,W,3) uint8
- * and `<split>_labels` (N,1).
+ * and `<split>_labels`: (N,1) class indices, or (N,L) 0/1 vectors for the multi-label sets
+ * (ChestMNIST's 14 findings), which become dense targets (see ImageSet.targets) with `labels`
+ * holding "any finding" (1 when a label is positive) so partitions still have a class to follow.
  */
 import { basename } from 'node:path';
 import { npyNumber, type NpyArray } from './npy.js';
@@ -31,7 +33,7 @@ export function loadMedmnist(path: string): MedmnistSplits {
 export function loadMedmnistSplits<S extends Split>(path: string, wanted: readonly S[]): Record<S, ImageSet> & { name: string } {
   const names = [...SPLITS.map((s) => `${s}_labels`), ...wanted.map((s) => `${s}_images`)];
   const arrays = readNpz(path, names);
-  const labels = {} as Record<Split, Int32Array>;
+  const labels = {} as Record<Split, SplitLabels>;
   for (const split of SPLITS) labels[split] = toLabels(getArray(arrays, `${split}_labels`, path), path, split);
   const classes = classCount(labels);
   const sets = {} as Record<S, ImageSet>;
@@ -40,7 +42,7 @@ export function loadMedmnistSplits<S extends Split>(path: string, wanted: readon
 }
 
 export function medmnistFromArrays(arrays: Map<string, NpyArray>, path: string): MedmnistSplits {
-  const labels = {} as Record<Split, Int32Array>;
+  const labels = {} as Record<Split, SplitLabels>;
   for (const split of SPLITS) labels[split] = toLabels(getArray(arrays, `${split}_labels`, path), path, split);
   const classes = classCount(labels);
   const sets = {} as Record<Split, ImageSet>;
@@ -48,30 +50,42 @@ export function medmnistFromArrays(arrays: Map<string, NpyArray>, path: string):
   return { ...sets, name: datasetName(path) };
 }
 
-function toLabels(arr: NpyArray, path: string, split: Split): Int32Array {
+/** A split's class indices, and for a multi-label set its 0/1 label vectors (N x width). */
+interface SplitLabels {
+  labels: Int32Array;
+  vectors?: Float32Array;
+  width: number;
+}
+
+function toLabels(arr: NpyArray, path: string, split: Split): SplitLabels {
   const [n, k = 1, ...rest] = arr.shape;
   if (arr.shape.length === 0 || rest.length > 0) {
-    throw new Error(`${path}: ${split}_labels has shape (${arr.shape.join(', ')}); expected (N, 1) class indices`);
-  }
-  if (k !== 1) {
-    throw new Error(
-      `${path}: ${split}_labels has shape (${arr.shape.join(', ')}), i.e. ${k} labels per image: ` +
-        'multi-label MedMNIST sets are not supported yet. Use a single-label set such as pneumoniamnist or bloodmnist',
-    );
+    throw new Error(`${path}: ${split}_labels has shape (${arr.shape.join(', ')}); expected (N, 1) class indices or (N, L) 0/1 labels`);
   }
   if (arr.dtype === 'float32' || arr.dtype === 'float64') {
     throw new Error(`${path}: ${split}_labels are ${arr.dtype}; expected integer class indices`);
   }
   const out = new Int32Array(n);
+  if (k !== 1) {
+    const vectors = new Float32Array(n * k);
+    for (let i = 0; i < n * k; i++) {
+      const y = npyNumber(arr, i);
+      if (y !== 0 && y !== 1) throw new Error(`${path}: ${split}_labels has ${k} labels per image (multi-label) but value ${y} at image ${Math.floor(i / k)}, label ${i % k}; each must be 0 or 1`);
+      vectors[i] = y;
+      if (y === 1) out[Math.floor(i / k)] = 1;
+    }
+    return { labels: out, vectors, width: k };
+  }
   for (let i = 0; i < n; i++) {
     const y = npyNumber(arr, i);
     if (y < 0 || y > 1000) throw new Error(`${path}: ${split}_labels[${i}] = ${y} is not a class index (0..1000)`);
     out[i] = y;
   }
-  return out;
+  return { labels: out, width: 1 };
 }
 
-function toImageSet(arr: NpyArray, labels: Int32Array, classes: number, path: string, split: Split): ImageSet {
+function toImageSet(arr: NpyArray, splitLabels: SplitLabels, classes: number, path: string, split: Split): ImageSet {
+  const { labels } = splitLabels;
   const shape = arr.shape;
   const channels = shape.length === 3 ? 1 : shape[3];
   if ((shape.length !== 3 && shape.length !== 4) || (channels !== 1 && channels !== 3)) {
@@ -95,12 +109,15 @@ function toImageSet(arr: NpyArray, labels: Int32Array, classes: number, path: st
   const src = arr.data as Uint8Array | Float32Array | Float64Array;
   const images = new Float32Array(src.length);
   for (let i = 0; i < src.length; i++) images[i] = Math.min(1, Math.max(0, src[i] * scale));
-  return { images, labels, count, height, width, channels, classes };
+  const set = { images, labels, count, height, width, channels, classes };
+  return splitLabels.vectors ? { ...set, targets: { data: splitLabels.vectors, shape: [splitLabels.width] } } : set;
 }
 
 /** From every split, so that all three agree even if one split lacks a class. */
-function classCount(labels: Record<Split, Int32Array>): number {
-  return Math.max(2, ...SPLITS.map((s) => maxOf(labels[s]) + 1));
+function classCount(labels: Record<Split, SplitLabels>): number {
+  const widths = new Set(SPLITS.map((s) => labels[s].width));
+  if (widths.size > 1) throw new Error(`splits disagree on the labels per image (${[...widths].join(' vs ')}); every split must have the same label columns`);
+  return Math.max(2, ...SPLITS.map((s) => maxOf(labels[s].labels) + 1));
 }
 
 function datasetName(path: string): string {
