@@ -287,4 +287,26 @@ describe('the control plane over NATS (real nats-server with JetStream)', () => 
     expect(events.find((e) => e.kind === 'round-closed')?.record?.reports).toHaveLength(2);
     await expectFedAvg(f.state, [2], [{ step: 1, examples: 100 }, { step: 3, examples: 300 }]);
   });
+
+  it('secure aggregation runs over NATS: keys, roster, shares and unmasking travel on the session subjects', async () => {
+    const server = await startNatsServer();
+    cleanup.push(() => server.stop());
+    const f = await natsFederation(['a', 'b', 'c'], server, { url: server.url });
+    const steps = [0.25, -0.5, 0.125];
+    const examples = [10, 20, 30];
+    ['a', 'b', 'c'].forEach((site, i) => f.startAgent(site, steps[i]!, examples[i]!));
+    await until('three sites are connected', () => connectedCount(f) === 3, f.logs);
+    const events = await f.runRounds({ rounds: 1, minSites: 3, secureAggregation: true, secaggThreshold: 2, secaggClip: 1 });
+    const closed = events.find((e) => e.kind === 'round-closed');
+    expect(closed?.record?.secureAggregation, f.logs.join('\n')).toBe(true);
+    expect(closed?.record?.reports).toHaveLength(3);
+    // The unmasked sum is the weighted mean up to the quantization step (clip 1 over 2^k levels).
+    const mean = steps.reduce((sum, step, i) => sum + step * examples[i]!, 0) / 60;
+    const store = await ModelStore.open(f.state);
+    const before = new Float32Array((await readFile(store.weightsPath(1))).buffer.slice(0));
+    const after = new Float32Array((await readFile(store.weightsPath(2))).buffer.slice(0));
+    let worst = 0;
+    for (let i = 0; i < after.length; i++) worst = Math.max(worst, Math.abs(after[i]! - before[i]! - mean));
+    expect(worst).toBeLessThan(1e-3);
+  });
 });
