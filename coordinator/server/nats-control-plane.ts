@@ -229,8 +229,17 @@ export class NatsControlPlane {
     }
   }
 
+  /** Called from the round loop's publish: whatever goes wrong on the bus must not reach the round. */
   private onRoundEvent(event: RoundEvent): void {
-    if (this.nc.isClosed()) return;
+    try {
+      this.broadcast(event);
+    } catch (err) {
+      this.deps.log(`could not publish round event ${event.kind} on NATS: ${(err as Error).message}`);
+    }
+  }
+
+  private broadcast(event: RoundEvent): void {
+    if (this.nc.isClosed() || this.nc.isDraining()) return;
     this.broadcastSeq += 1;
     this.nc.publish(this.subjects.events, this.seal('*', this.bootId, 'events', this.broadcastSeq, '', encodeRoundEvent(event)));
     const state = event.kind === 'round-started' ? 'open' : event.kind === 'round-closed' ? 'closed' : event.kind === 'round-failed' ? 'failed' : null;

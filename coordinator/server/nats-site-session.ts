@@ -86,9 +86,14 @@ export class NatsSiteSession implements SiteSession {
 
   private publish(channel: string, body: Uint8Array): void {
     const { nc, subjects, federation, identity } = this.deps;
-    if (nc.isClosed()) return;
+    if (nc.isClosed() || nc.isDraining()) return;
     this.seq += 1;
-    nc.publish(subjects.site(this.site), sealEnvelope(identity, { from: 'coordinator', federation, site: this.site, session: this.sessionId, channel, seq: this.seq, ref: '', body }));
+    try {
+      nc.publish(subjects.site(this.site), sealEnvelope(identity, { from: 'coordinator', federation, site: this.site, session: this.sessionId, channel, seq: this.seq, ref: '', body }));
+    } catch (err) {
+      // The round loop sends through here; a bus failure is logged, never thrown at it.
+      this.deps.log(`could not send to ${this.site} on NATS: ${(err as Error).message}`);
+    }
   }
 }
 
