@@ -22,7 +22,7 @@ import { siteKeyPath, tinyModel, tinyState } from '../helpers/state.js';
  */
 
 const ELEMENTS = 500;
-const HEARTBEAT_MS = 1000;
+const HEARTBEAT_MS = 2000;
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const step of cleanup.splice(0).reverse()) await step();
