@@ -44,7 +44,7 @@ describe('an agent killed in the middle of its upload', () => {
     const admin = new AdminClient(address, readAdminKeyFile(adminKeyPath(state)));
     admins.push(admin);
     const connected = async (n: number) =>
-      until(`${n} sites connected`, async () => ((await admin.status()).sites.filter((s) => s.connected).length === n ? true : undefined), 30_000, anyExited(coordinator, a, b));
+      until(`${n} sites connected`, async () => ((await admin.status()).sites.filter((s) => s.connected).length === n ? true : undefined), 90_000, anyExited(coordinator, a, b));
     await connected(3);
 
     const events: RoundEvent[] = [];
@@ -75,5 +75,5 @@ describe('an agent killed in the middle of its upload', () => {
 
     await stop(coordinator, a, b, c);
     expect(await checkStore(state)).toEqual({ latest: 3, leftovers: [], rounds: ['closed', 'closed'] });
-  });
+  }, 240_000);
 });

@@ -51,7 +51,7 @@ describe('the coordinator killed in the middle of a round', () => {
     const agents = [agent(address, state, 'a'), agent(address, state, 'b'), agent(link.address, state, 'c')];
     const admin = new AdminClient(address, readAdminKeyFile(adminKeyPath(state)));
     admins.push(admin);
-    await until('three sites connected', async () => ((await admin.status()).sites.every((s) => s.connected) ? true : undefined), 30_000, anyExited(first.proc, ...agents));
+    await until('three sites connected', async () => ((await admin.status()).sites.every((s) => s.connected) ? true : undefined), 90_000, anyExited(first.proc, ...agents));
 
     link.stall();
     const events: RoundEvent[] = [];
@@ -101,5 +101,5 @@ describe('the coordinator killed in the middle of a round', () => {
     const store = await checkStore(state);
     expect(store).toEqual({ latest: 3, leftovers: [], rounds: ['aborted', 'closed', 'closed'] });
     expect(existsSync(join(state, 'run.json'))).toBe(false);
-  });
+  }, 240_000);
 });

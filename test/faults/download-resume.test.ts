@@ -33,7 +33,7 @@ describe('a model download cut half way', () => {
     procs.push(agent);
     const admin = new AdminClient(address, readAdminKeyFile(adminKeyPath(state)));
     try {
-      await until('the site connected', async () => ((await admin.status()).sites[0]?.connected ? true : undefined), 30_000, anyExited(coordinator, agent));
+      await until('the site connected', async () => ((await admin.status()).sites[0]?.connected ? true : undefined), 90_000, anyExited(coordinator, agent));
       const run = await admin.startRounds({ rounds: 1, minSites: 1, maxSites: 0, epochs: 1, batchSize: 1, learningRate: 0.1, deadlineSeconds: 90, waitSeconds: 10, seed: 0 });
       await admin.watch(run.firstRound, () => undefined);
       const status = await admin.status();
@@ -57,5 +57,5 @@ describe('a model download cut half way', () => {
 
     await stop(coordinator, agent);
     expect(await checkStore(state)).toEqual({ latest: 2, leftovers: [], rounds: ['closed'] });
-  });
+  }, 180_000);
 });

@@ -40,7 +40,7 @@ describe('a link that stalls (no close, no bytes) in the middle of an upload', (
     const admin = new AdminClient(address, readAdminKeyFile(adminKeyPath(state)));
     admins.push(admin);
     const bothConnected = () =>
-      until('both sites connected', async () => ((await admin.status()).sites.every((s) => s.connected) ? true : undefined), 60_000, anyExited(coordinator, far, near));
+      until('both sites connected', async () => ((await admin.status()).sites.every((s) => s.connected) ? true : undefined), 90_000, anyExited(coordinator, far, near));
     await bothConnected();
 
     // Before the upload only a few kilobytes go up the link: it stalls 2 MiB into the 8 MB upload.
