@@ -45,6 +45,14 @@ export async function benchOutFile(name: string): Promise<string> {
 }
 
 /**
+ * The report styles its charts from its own stylesheet; a chart opened on its own needs the
+ * few rules that give its grid, axes and text a stroke and a font.
+ */
+const STANDALONE_STYLE =
+  '.chart{font-family:sans-serif;background:#fff}.chart .chart-title{font-size:14px;font-weight:600;fill:#1b1b1b}' +
+  '.chart .tick,.chart .legend{font-size:11px;fill:#444}.chart .label{font-size:12px;fill:#444}.chart .grid{stroke:#eee}.chart .axis{stroke:#888}';
+
+/**
  * Writes an SVG line chart of RSS series (MiB) over rounds; returns its path. The y axis starts
  * at zero so that noise of a few MiB looks as small as it is next to the whole footprint.
  */
@@ -61,6 +69,6 @@ export async function writeRssPlot(name: string, title: string, series: { name: 
     xTicks: 'auto',
     yRange: [0, Math.ceil((top * 1.15) / 50) * 50],
   });
-  await writeFile(path, svg + '\n');
+  await writeFile(path, svg.replace(/^(<svg[^>]*>)/, `$1<style>${STANDALONE_STYLE}</style>`) + '\n');
   return path;
 }
