@@ -181,5 +181,5 @@ describe('deploy/docker/compose.yaml', () => {
     expect(second.stderr).toContain('already on the list');
     expect(readFileSync(join(keys, 'site-1', 'site-1.key'))).toEqual(key1);
     expect(readFileSync(join(root, 'state', 'coordinator.key.pub'), 'utf8')).toBe(coordinatorPub);
-  });
+  }, 300_000); // a dozen CLI starts, each loading TensorFlow.js: slow on a busy 2-core machine
 });

@@ -186,5 +186,5 @@ describe.skipIf(unavailable !== null)(`deploy/helm/medley${unavailable ? ` (skip
     expect(second.status, second.stderr).toBe(0);
     expect(second.stderr).toContain('site st-mary was already on the list');
     expect(readFileSync(join(root, 'coordinator', 'coordinator.key'))).toEqual(identity);
-  });
+  }, 300_000);
 });
