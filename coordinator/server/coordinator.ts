@@ -1,3 +1,4 @@
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { CHANNEL_OPTIONS, InProcessServer, medleyPackage, type InProcessClient } from '../../shared/wire/index.js';
@@ -98,6 +99,9 @@ export class Coordinator {
       // Bound late: the control plane needs the controller, and the controller its offline channel.
       offlineSite: options.nats ? (site) => nats?.offlineSite(site) : undefined,
     });
+    // A robust strategy's spill files belong to a round's running state, which a crash ended:
+    // nothing reads them again, so a process killed mid-round must not leave them on disk for good.
+    await rm(join(options.stateDir, 'strategy-spill'), { recursive: true, force: true });
     await controller.recover();
     const spoolDir = join(options.stateDir, 'spool');
     await clearSpool(spoolDir);

@@ -5,7 +5,7 @@
  */
 import { readdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { ModelStore, RoundJournal } from '../../coordinator/store/index.js';
 
 export interface StoreReport {
@@ -17,6 +17,7 @@ export interface StoreReport {
 }
 
 const TEMPORARY = /(^\.)|(\.tmp)|(\.part$)/;
+const SCRATCH = new Set(['spool', 'strategy-spill']);
 
 /** Verifies every version's checksum (throws naming a bad one) and lists leftovers. */
 export async function checkStore(stateDir: string): Promise<StoreReport> {
@@ -24,7 +25,8 @@ export async function checkStore(stateDir: string): Promise<StoreReport> {
   async function walk(dir: string): Promise<void> {
     for (const entry of await readdir(dir, { withFileTypes: true })) {
       const path = join(dir, entry.name);
-      if (TEMPORARY.test(entry.name)) leftovers.push(path);
+      // Upload spool and strategy spill files belong to a round in progress: none may outlive it.
+      if (TEMPORARY.test(entry.name) || SCRATCH.has(basename(dir))) leftovers.push(path);
       if (entry.isDirectory()) await walk(path);
     }
   }

@@ -1,4 +1,6 @@
 import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Coordinator, RoundJournal } from '../../coordinator/index.js';
 import { RunRecordFile, type ActiveRun } from '../../coordinator/store/index.js';
@@ -63,6 +65,15 @@ describe('a coordinator that stopped mid-round', () => {
       client.close();
       await coordinator.close();
     }
+  });
+
+  it('removes the spill files a robust strategy left in the round the crash ended', async () => {
+    const state = await tinyState(['a'], 100);
+    await mkdir(join(state, 'strategy-spill', 'round-x1'), { recursive: true });
+    await writeFile(join(state, 'strategy-spill', 'round-x1', 'update-a.bin'), new Uint8Array(400));
+    const coordinator = await Coordinator.open({ stateDir: state, log: () => undefined });
+    await coordinator.close();
+    expect(existsSync(join(state, 'strategy-spill'))).toBe(false);
   });
 
   it('drops a recorded run that can no longer start, says why, and serves on', async () => {
