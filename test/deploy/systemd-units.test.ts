@@ -100,6 +100,8 @@ describe('deploy/systemd units', () => {
       expect(d.get('Service.RestartSec')?.length).toBe(1);
       expect(d.get('Service.StateDirectory')).toEqual([`medley/${role.split(' ')[0]}`]);
       expect(d.get('Service.ConfigurationDirectory')).toEqual(['medley']);
+      // ConfigurationDirectory= alone mounts it writable in the sandbox (systemd-runtime.test.ts).
+      expect(d.get('Service.ReadOnlyPaths')).toEqual(['/etc/medley']);
       const hardening: Record<string, string> = {
         NoNewPrivileges: 'true', ProtectSystem: 'strict', ProtectHome: 'true', PrivateTmp: 'true', PrivateDevices: 'true',
         ProtectKernelTunables: 'true', ProtectKernelModules: 'true', ProtectKernelLogs: 'true', ProtectControlGroups: 'true',
