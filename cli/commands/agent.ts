@@ -33,7 +33,6 @@ export function registerAgent(program: Command): void {
     .addHelpText('after', AGENT_CONFIG_HELP)
     .action(async (flags: AgentFlags) => {
       const opts = resolveAgentOptions(flags, await loadAgentSettings(flags.config));
-      // opts.nats (helper A: new NodeAgent({ nats })) and opts.logFormat (helper D: log) plug in here.
       const log = createLogger({ format: opts.logFormat, role: 'agent', site: opts.name });
       const identity = await readIdentityFile(opts.identity);
       const coordinatorKey = parsePublicKey(opts.coordinatorKey, '--coordinator-key');

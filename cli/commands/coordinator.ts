@@ -81,7 +81,6 @@ export function registerCoordinator(program: Command): void {
     .option('--log-format <text|json>', `log lines as text or one JSON object a line (default: ${SERVE_DEFAULTS.logFormat})`, logFormat)
     .addHelpText('after', SERVE_CONFIG_HELP)
     .action(async (flags: ServeFlags) => {
-      // opts.nats (helper A: Coordinator.open), opts.http (helper D: listenHttp) and opts.logFormat (helper D: log) plug in below.
       const opts = resolveServeOptions(flags, await loadServeSettings(flags.config));
       // Shadows the module's text writer: serve logs in the format asked for (--log-format).
       const log = createLogger({ format: opts.logFormat, role: 'coordinator' });

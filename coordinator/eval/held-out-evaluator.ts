@@ -10,8 +10,6 @@ import type { ModelManifest } from '../store/index.js';
  */
 export async function createHeldOutEvaluator(heldOut: ImageSet, log: (m: string) => void): Promise<ModelEvaluator> {
   const model = await import('../../shared/model/index.js');
-  const { classificationMetrics } = await import('../../shared/metrics/index.js');
-  const { predictProbabilities } = await import('../../shared/model/predict.js');
   const backend = await model.selectBackend({ log });
   return {
     backend: backend.name,
@@ -21,8 +19,9 @@ export async function createHeldOutEvaluator(heldOut: ImageSet, log: (m: string)
       const net = await model.modelFromTopologyJson(manifest.topology);
       try {
         model.writeFlatWeights(net, manifest.tensors, flat);
-        const probs = await predictProbabilities(net, heldOut);
-        return { ...classificationMetrics(probs, heldOut.labels, heldOut.classes), examples: heldOut.count };
+        // The manifest's task picks the metrics (AUROC/AUPRC, Dice/IoU, PSNR/SSIM), as at the sites.
+        const metrics = await model.evaluateTask(net, heldOut, model.taskOfManifestSpec(manifest.spec));
+        return { ...metrics, examples: heldOut.count };
       } finally {
         net.dispose();
       }

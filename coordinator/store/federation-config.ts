@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ConfigError, StateCorruptError } from '../../shared/wire/index.js';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomic } from '../../shared/storage/index.js';
 
 const configSchema = z.object({
   federation: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/),

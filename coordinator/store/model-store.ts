@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ModelNotFoundError, StateCorruptError, TransferDigest, describeMismatch } from '../../shared/wire/index.js';
-import { syncDir, writeFileAtomic } from './atomic-file.js';
+import { syncDir, writeFileAtomic } from '../../shared/storage/index.js';
 import { modelManifestSchema, type ModelManifest } from './model-manifest.js';
 
 const VERSION_DIR = /^v(\d{6,})$/;

@@ -2,7 +2,7 @@ import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { StateCorruptError, type StartRoundsRequest } from '../../shared/wire/index.js';
-import { syncDir, writeFileAtomic, writeFileAtomicSync } from './atomic-file.js';
+import { syncDir, writeFileAtomic, writeFileAtomicSync } from '../../shared/storage/index.js';
 
 /**
  * The run in progress, as the coordinator keeps it on disk (STATE/run.json): the admin's request

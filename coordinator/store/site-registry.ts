@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { formatPublicKey, parsePublicKey } from '../../shared/crypto/index.js';
 import { ConfigError, StateCorruptError } from '../../shared/wire/index.js';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomic } from '../../shared/storage/index.js';
 
 const SITE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 

@@ -1,6 +1,6 @@
 import { mkdir, open, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { syncDir } from '../../coordinator/store/atomic-file.js';
+import { syncDir } from '../../shared/storage/index.js';
 import { StateCorruptError } from '../../shared/wire/index.js';
 import { GENESIS_HASH, auditEntrySchema, recordHash, type AuditEntry, type AuditRecord } from './audit-record.js';
 import { checkChain } from './verify-chain.js';

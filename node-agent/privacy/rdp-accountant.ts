@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { writeFileAtomic } from '../../coordinator/store/atomic-file.js';
+import { writeFileAtomic } from '../../shared/storage/index.js';
 import { StateCorruptError } from '../../shared/wire/index.js';
 import { DEFAULT_ORDERS, epsilonFromRdp, rdpOfGaussian } from './rdp.js';
 

@@ -2,7 +2,7 @@ import { ConfigError } from '../wire/index.js';
 
 /**
  * Where and how a role reaches the consortium's NATS cluster. Resolved once from flags, the
- * environment and the configuration file; the bus (helper A's code) takes it as it is. Secrets are
+ * environment and the configuration file; the bus (shared/bus) takes it as it is. Secrets are
  * never held here, only the paths of the files that hold them, so this object can be logged.
  */
 export interface NatsSettings {
