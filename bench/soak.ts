@@ -1,11 +1,13 @@
 import { writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import type { BenchResult } from './result.js';
 import type { BenchOptions } from './lib/options.js';
 import { initialModel } from '../cli/commands/initial-model.js';
 import { AdminClient, ROUND_DEFAULTS, waitForSites } from './lib/admin.js';
 import { Cleanup } from './lib/cleanup.js';
 import { startCoordinator, startMedley, type Child } from './lib/procs.js';
+import { GC_DONE_LINE } from './lib/gc-on-signal.js';
 import { benchOutFile, memoryOf, slope, writeRssPlot } from './lib/rss-series.js';
 import { benchState, siteNames } from './lib/state.js';
 import { median, round } from './lib/stats.js';
@@ -14,14 +16,15 @@ import { median, round } from './lib/stats.js';
  * Many rounds of a small model with real agents, to show whether the coordinator or an agent
  * keeps something per round: `medley coordinator serve` and 5 `medley agent run` processes over
  * real gRPC, each agent training the zoo cnn-small (28x28x1) with TF.js on 32 synthetic images
- * (1 epoch, batch 32) every round, all rounds in one run (`round start --rounds N`). RSS (VmRSS)
- * of the coordinator and of one agent is read from /proc as each round closes.
+ * (1 epoch, batch 32) every round, all rounds in one run (`round start --rounds N`). As each
+ * round closes, the coordinator and one agent each run a full garbage collection (a preload,
+ * lib/gc-on-signal.ts, answers SIGUSR2), then their RSS (VmRSS) is read from /proc: what they
+ * keep, not where V8's heap happens to stand between its own collections.
  *
  * "No growth beyond noise", as a rule that can fail, for the coordinator AND the agent:
- * - level: the median RSS of the last 10 rounds at most 1.10x the median of the first 10 (V8's
- *   heap rises and falls by 10-40 MiB between collections over tens of rounds, so the single
- *   samples of BENCH.md's value/peer, reported as they are, can differ by that much without any
- *   leak);
+ * - level: the median RSS of the last 10 rounds at most 1.10x the median of the first 10 (a
+ *   median, because allocators keep and return pages in steps of a few MiB whatever the GC does;
+ *   BENCH.md's value/peer, single samples, are reported as they are);
  * - trend: the least-squares slope of RSS over the last three quarters of the rounds (51-200) at
  *   most SLOPE_BOUND_MIB per round, so a steady leak too small to show in the level still fails;
  * - and every round closed.
@@ -53,11 +56,15 @@ export async function benchSoak({ quick, log }: BenchOptions): Promise<BenchResu
     const model = await initialModel('cnn-small', '28x28x1', 2, 1234);
     const parameters = model.tensors.reduce((s, t) => s + t.data.length, 0);
     const state = await benchState({ parameters, sites: names, cleanup, federation: 'soak', model });
-    const { proc: coordinator, address } = await startCoordinator(state.dir, cleanup);
+    const collector = new Collector();
+    const gcArgs = ['--expose-gc', '--import', fileURLToPath(new URL('./lib/gc-on-signal.js', import.meta.url))];
+    const { proc: coordinator, address } = await startCoordinator(state.dir, cleanup, [], collector.listen('coordinator'), gcArgs);
     const agents: Child[] = names.map((name, i) =>
-      startMedley(['agent', 'run', '--coordinator', address, '--name', name, ...state.agentArgs(name), '--data', 'synthetic', '--count', '32', '--seed', String(i + 1)], cleanup),
+      startMedley(['agent', 'run', '--coordinator', address, '--name', name, ...state.agentArgs(name), '--data', 'synthetic', '--count', '32', '--seed', String(i + 1)], cleanup, {
+        // The agent whose memory is followed (the first) collects on request; the others' end figures are reported beside it.
+        ...(i === 0 ? { nodeArgs: gcArgs, echo: collector.listen('agent') } : {}),
+      }),
     );
-    // The agent whose memory is followed; the others' end figures are reported beside it.
     const watched = agents[0]!;
     const admin = new AdminClient(address, state.adminKey);
     cleanup.add(() => admin.close());
@@ -68,20 +75,27 @@ export async function benchSoak({ quick, log }: BenchOptions): Promise<BenchResu
     const started = performance.now();
     const reply = await admin.startRounds({ ...ROUND_DEFAULTS, rounds, minSites: AGENTS, epochs: 1, batchSize: 32, learningRate: 0.001, deadlineSeconds: 60, waitSeconds: 60, seed: 1 });
     const samples: Sample[] = [];
+    // Samples are taken one after another (each waits for two collections); events keep coming meanwhile.
+    let sampling = Promise.resolve();
     await admin.watch(reply.firstRound, (event) => {
       if (event.kind !== 'round-closed' && event.kind !== 'round-failed') return;
-      const sample: Sample = {
-        round: event.round - reply.firstRound + 1,
-        state: event.kind === 'round-closed' ? 'closed' : 'failed',
-        unixMs: event.unixMs,
-        coordinator: memoryOf(coordinator.pid)?.rss ?? null,
-        agent: memoryOf(watched.pid)?.rss ?? null,
-      };
-      samples.push(sample);
-      if (sample.round === 1 || sample.round % 10 === 0 || sample.state !== 'closed') {
-        log(`soak: round ${sample.round}/${rounds} ${sample.state}: coordinator ${sample.coordinator?.toFixed(1)} MiB, agent ${sample.agent?.toFixed(1)} MiB, load ${loadavg()[0]!.toFixed(1)}`);
-      }
+      sampling = sampling.then(async () => {
+        await Promise.all([collector.collect('coordinator', coordinator), collector.collect('agent', watched)]);
+        const sample: Sample = {
+          round: event.round - reply.firstRound + 1,
+          state: event.kind === 'round-closed' ? 'closed' : 'failed',
+          unixMs: event.unixMs,
+          coordinator: memoryOf(coordinator.pid)?.rss ?? null,
+          agent: memoryOf(watched.pid)?.rss ?? null,
+        };
+        samples.push(sample);
+        if (sample.round === 1 || sample.round % 10 === 0 || sample.state !== 'closed') {
+          log(`soak: round ${sample.round}/${rounds} ${sample.state}: coordinator ${sample.coordinator?.toFixed(1)} MiB, agent ${sample.agent?.toFixed(1)} MiB, load ${loadavg()[0]!.toFixed(1)}`);
+        }
+      });
     });
+    await sampling;
+    if (collector.timeouts > 0) log(`soak: ${collector.timeouts} collection request(s) got no answer within 10 s; those samples were read without one`);
     const seconds = (performance.now() - started) / 1000;
     const loadAfter = loadavg();
     const dead = [coordinator, ...agents].filter((p) => p.child.exitCode !== null || p.child.signalCode !== null);
@@ -129,10 +143,10 @@ export async function benchSoak({ quick, log }: BenchOptions): Promise<BenchResu
     const at = [1, 10, 25, 50, 100, 150, 200].filter((r) => r <= rounds);
     const roundSeconds = samples.slice(1).map((s, i) => (s.unixMs - samples[i]!.unixMs) / 1000);
     return {
-      metric: `coordinator RSS (MiB) after ${rounds} rounds, ${AGENTS} agent processes training cnn-small 28x28x1 with TF.js (32 images, 1 epoch, batch 32)`,
+      metric: `coordinator RSS (MiB) after ${rounds} rounds, right after a full GC; ${AGENTS} agent processes training cnn-small 28x28x1 with TF.js (32 images, 1 epoch, batch 32)`,
       unit: 'MiB',
       value: round(last.coordinator, 1),
-      peer: { name: 'coordinator RSS (MiB) after the first round', value: round(first.coordinator, 1) },
+      peer: { name: 'coordinator RSS (MiB) after the first round, right after a full GC', value: round(first.coordinator, 1) },
       ratio: round(coordinatorRatio, 3),
       target: `no growth beyond noise: for the coordinator and the agent, median RSS of the last ${LEVEL_ROUNDS} rounds <= ${LEVEL_BOUND}x that of the first ${LEVEL_ROUNDS}, and least-squares slope over rounds ${Math.floor(rounds / 4) + 1}-${rounds} <= ${SLOPE_BOUND_MIB} MiB/round; every round closed`,
       met,
@@ -149,6 +163,7 @@ export async function benchSoak({ quick, log }: BenchOptions): Promise<BenchResu
       other_agents_rss_end_mib: othersEnd,
       rounds,
       rounds_closed: closed,
+      gc_requests_unanswered: collector.timeouts,
       seconds: round(seconds, 1),
       seconds_per_round_median: round(median(roundSeconds), 2),
       load_average_start: round(loadBefore[0], 2),
@@ -167,5 +182,40 @@ export async function benchSoak({ quick, log }: BenchOptions): Promise<BenchResu
   } finally {
     log('soak: stopping agents and the coordinator, removing the state folder');
     await cleanup.run();
+  }
+}
+
+/**
+ * Asks a process started with lib/gc-on-signal.js for a full collection (SIGUSR2) and waits for
+ * its answer on stderr; gives up after 10 s (counted) so a busy process never stalls the run.
+ */
+class Collector {
+  private readonly waiting = new Map<string, () => void>();
+  timeouts = 0;
+
+  /** The stderr line handler for the process called `who`. */
+  listen(who: string): (line: string) => void {
+    return (line) => {
+      if (line === GC_DONE_LINE) {
+        this.waiting.get(who)?.();
+        this.waiting.delete(who);
+      }
+    };
+  }
+
+  async collect(who: string, proc: Child): Promise<void> {
+    if (proc.child.exitCode !== null || proc.child.signalCode !== null) return;
+    let timer: NodeJS.Timeout | undefined;
+    const answered = new Promise<boolean>((resolve) => {
+      this.waiting.set(who, () => resolve(true));
+      timer = setTimeout(() => resolve(false), 10_000);
+    });
+    proc.child.kill('SIGUSR2');
+    const ok = await answered;
+    clearTimeout(timer);
+    if (!ok) {
+      this.waiting.delete(who);
+      this.timeouts++;
+    }
   }
 }

@@ -58,11 +58,18 @@ export function startMedley(args: string[], cleanup: Cleanup, opts: Parameters<t
 }
 
 /** Starts `medley coordinator serve` on a free loopback port; resolves once it listens. */
-export async function startCoordinator(stateDir: string, cleanup: Cleanup, extra: string[] = [], echo?: (line: string) => void): Promise<{ proc: Child; address: string }> {
+export async function startCoordinator(
+  stateDir: string,
+  cleanup: Cleanup,
+  extra: string[] = [],
+  echo?: (line: string) => void,
+  nodeArgs: string[] = [],
+): Promise<{ proc: Child; address: string }> {
   let resolveAddress!: (address: string) => void;
   const listening = new Promise<string>((resolve) => (resolveAddress = resolve));
   const proc = startMedley(['coordinator', 'serve', '--dir', stateDir, '--listen', '127.0.0.1:0', ...extra], cleanup, {
     echo,
+    nodeArgs,
     onLine: (line) => {
       try {
         const event = JSON.parse(line) as { event?: string; address?: string };
