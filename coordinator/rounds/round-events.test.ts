@@ -43,6 +43,15 @@ describe('RoundEvents history', () => {
     expect(live).toEqual(['progress', 'round-closed']);
   });
 
+  it('replays only the last rounds it keeps (older ones are in the journal)', () => {
+    const events = new RoundEvents(5000, 2);
+    for (let r = 1; r <= 4; r++) {
+      events.publish({ kind: 'round-started', round: r, site: '', message: '', record: null });
+      events.publish({ kind: 'round-closed', round: r, site: '', message: '', record: null });
+    }
+    expect(kinds(events)).toEqual(['3:round-started', '3:round-closed', '4:round-started', '4:round-closed']);
+  });
+
   it('holds at most its limit of events', () => {
     const events = new RoundEvents(3);
     for (let r = 1; r <= 5; r++) events.publish({ kind: 'round-started', round: r, site: '', message: '', record: null });

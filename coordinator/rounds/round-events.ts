@@ -11,24 +11,32 @@ const ROUND_ENDS = new Set(['round-closed', 'round-failed']);
  * Per-site progress (epochs, bytes) is most of the traffic; it is kept only while its round is
  * open, so a long run's history holds what each round did rather than every progress tick of
  * rounds long closed (those filled the history and held the coordinator's memory up by megabytes).
+ * Only the last `roundsKept` rounds are replayed; older ones are in the journal (`medley status`).
  */
 export class RoundEvents {
   private readonly history: RoundEvent[] = [];
   private readonly listeners = new Set<Listener>();
 
-  constructor(private readonly limit = 5000) {}
+  constructor(
+    private readonly limit = 5000,
+    private readonly roundsKept = 50,
+  ) {}
 
   publish(event: Omit<RoundEvent, 'unixMs'>): void {
     const full: RoundEvent = { ...event, unixMs: Date.now() };
-    if (ROUND_ENDS.has(full.kind)) this.dropProgressUpTo(full.round);
+    if (ROUND_ENDS.has(full.kind)) this.forget(full.round);
     this.history.push(full);
     if (this.history.length > this.limit) this.history.splice(0, this.history.length - this.limit);
     for (const listener of this.listeners) listener(full);
   }
 
-  private dropProgressUpTo(round: number): void {
+  /** Round `ended` ended: drop its progress (and everything of rounds too old to replay). */
+  private forget(ended: number): void {
+    const oldest = ended - this.roundsKept + 1;
     let kept = 0;
-    for (const event of this.history) if (event.kind !== 'progress' || event.round > round) this.history[kept++] = event;
+    for (const event of this.history) {
+      if (event.round >= oldest && (event.kind !== 'progress' || event.round > ended)) this.history[kept++] = event;
+    }
     this.history.length = kept;
   }
 

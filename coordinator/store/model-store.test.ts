@@ -26,6 +26,20 @@ describe('ModelStore', () => {
     expect((await reopened.manifest(2)).parent).toBe(1);
   });
 
+  it('answers for every version after many rounds, reading old manifests from disk again', async () => {
+    const store = await ModelStore.open(await fresh());
+    const written = [];
+    for (let round = 0; round < 20; round++) {
+      written.push(await store.writeNext({ ...meta, parent: round || null, round: round || null }, [new Uint8Array(Float32Array.from([round, 0, 0, 0]).buffer)]));
+    }
+    for (const m of written) {
+      const again = await store.manifest(m.version);
+      expect(again.sha256).toBe(m.sha256);
+      expect(again.createdAt).toBe(m.createdAt);
+    }
+    await store.verify(1);
+  });
+
   it('never shows a version whose bytes do not add up, and sweeps leftovers of a crash', async () => {
     const dir = await fresh();
     const store = await ModelStore.open(dir);

@@ -18,8 +18,16 @@ export type NewVersion = Omit<ModelManifest, 'sha256' | 'version' | 'formatVersi
  * only by renaming a complete, fsynced temporary directory, so a crash never leaves a
  * half-written version; leftovers of an interrupted write are swept at open.
  */
+/** Enough for the versions a round touches (base, new, a lagging site's) with room to spare. */
+const MANIFESTS_KEPT = 8;
+
 export class ModelStore {
   private latestVersion = 0;
+  /**
+   * Recently used manifests (topology included), most recent last. Bounded: a coordinator that runs
+   * for months writes a version a round, and keeping every manifest grew its memory with each one.
+   * Older versions are read from disk again when asked for.
+   */
   private readonly manifests = new Map<number, ModelManifest>();
 
   private constructor(private readonly root: string) {}
@@ -39,6 +47,12 @@ export class ModelStore {
     return store;
   }
 
+  private remember(version: number, manifest: ModelManifest): void {
+    this.manifests.delete(version);
+    this.manifests.set(version, manifest);
+    while (this.manifests.size > MANIFESTS_KEPT) this.manifests.delete(this.manifests.keys().next().value!);
+  }
+
   get latest(): number {
     return this.latestVersion;
   }
@@ -49,7 +63,10 @@ export class ModelStore {
 
   async manifest(version: number): Promise<ModelManifest> {
     const cached = this.manifests.get(version);
-    if (cached) return cached;
+    if (cached) {
+      this.remember(version, cached);
+      return cached;
+    }
     if (version < 1 || version > this.latestVersion) {
       throw new ModelNotFoundError(`model version ${version} does not exist; the latest is ${this.latestVersion}`);
     }
@@ -64,7 +81,7 @@ export class ModelStore {
     if (size !== parsed.totalBytes) {
       throw new StateCorruptError(`${this.weightsPath(version)} holds ${size} bytes but its manifest says ${parsed.totalBytes}; restore it from a backup`);
     }
-    this.manifests.set(version, parsed);
+    this.remember(version, parsed);
     return parsed;
   }
 
@@ -125,7 +142,7 @@ export class ModelStore {
       await writeFileAtomic(join(tmpDir, 'manifest.json'), JSON.stringify(manifest, null, 1));
       await rename(tmpDir, join(this.root, versionDirName(version)));
       await syncDir(this.root);
-      this.manifests.set(version, manifest);
+      this.remember(version, manifest);
       this.latestVersion = version;
       return manifest;
     } catch (err) {
