@@ -59,6 +59,18 @@ export async function selectBackend(opts: SelectBackendOptions = {}): Promise<Ba
   return pending;
 }
 
+/**
+ * tfjs-layers caches the execution order of every network it has run (100 by default). An agent
+ * builds a new network per task and disposes it after, so the cache only fills with orders of
+ * networks long gone: over a 200-round soak that showed as the agent's memory rising for 100 rounds.
+ * A few entries cover the networks alive at once (the trained model, an evaluation copy).
+ */
+const GRAPH_ORDERS_KEPT = 4;
+
+function boundGraphCache(): void {
+  tf.env().set('TOPOLOGICAL_SORT_CACHE_MAX_ENTRIES', GRAPH_ORDERS_KEPT);
+}
+
 /** The backend chosen by the last successful `selectBackend`, or null. */
 export function currentBackend(): BackendReport | null {
   return current;
@@ -80,6 +92,7 @@ async function climb(want: BackendChoice | undefined, strict: boolean, log: (m: 
       }
       if (rung.backend === 'cpu') registerCpuResizeGradient();
       registerBatchNormGradient();
+      boundGraphCache();
       current = { name: rung.backend, package: rung.pkg, tried };
       log(`tfjs backend: ${rung.backend} (${rung.pkg})`);
       return current;
