@@ -1,8 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Progress, RoundEvent, RoundRecord } from '../../shared/wire/index.js';
-import type { RoundEvents, RunController, SiteSessions } from '../rounds/index.js';
-import type { ModelStore, RoundJournal, SiteRegistry } from '../store/index.js';
+import type { CoordinatorState } from '../rounds/index.js';
 
 /** The JSON the dashboard's endpoints answer with. Field names are the page's contract. */
 export interface SiteView {
@@ -76,15 +75,7 @@ export interface ModelView {
   totalBytes: number;
 }
 
-export interface DashboardSources {
-  federation: string;
-  store: ModelStore;
-  journal: RoundJournal;
-  registry: SiteRegistry;
-  sessions: SiteSessions;
-  controller: RunController;
-  events: RoundEvents;
-}
+export type DashboardSources = CoordinatorState;
 
 /** The page draws the last rounds and versions; a long federation's whole history is for `medley report`. */
 const MAX_ROUNDS = 500;

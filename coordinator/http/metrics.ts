@@ -1,18 +1,10 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { RoundEvent } from '../../shared/wire/index.js';
-import type { RoundEvents, RunController, SiteSessions } from '../rounds/index.js';
-import type { ModelStore, RoundJournal, SiteRegistry } from '../store/index.js';
+import type { CoordinatorState } from '../rounds/index.js';
 import { REFUSAL_REASONS, refusalReason } from './refusal-reason.js';
 
 /** What the metrics read at scrape time: the coordinator's own state, never a copy of it. */
-export interface MetricsSources {
-  store: ModelStore;
-  journal: RoundJournal;
-  registry: SiteRegistry;
-  sessions: SiteSessions;
-  controller: RunController;
-  events: RoundEvents;
-}
+export type MetricsSources = Omit<CoordinatorState, 'federation'>;
 
 /** Rounds last from seconds (a test, a small model) to an hour (a hospital's nightly training). */
 const ROUND_SECONDS_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600];

@@ -4,3 +4,4 @@ export { RoundEvents } from './round-events.js';
 export { Round } from './round.js';
 export { pickSites } from './site-selection.js';
 export { EvaluationRound } from './evaluation-round.js';
+export type { CoordinatorState } from './coordinator-state.js';

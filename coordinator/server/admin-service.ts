@@ -12,17 +12,9 @@ import {
   type WatchRequest,
 } from '../../shared/wire/index.js';
 import { failStream } from './fail-stream.js';
-import type { RunController, RoundEvents, SiteSessions } from '../rounds/index.js';
-import type { ModelStore, RoundJournal, SiteRegistry } from '../store/index.js';
+import type { CoordinatorState } from '../rounds/index.js';
 
-export interface AdminServiceDeps {
-  federation: string;
-  store: ModelStore;
-  journal: RoundJournal;
-  registry: SiteRegistry;
-  sessions: SiteSessions;
-  controller: RunController;
-  events: RoundEvents;
+export interface AdminServiceDeps extends CoordinatorState {
   evaluatorBackend: string;
   guard: AdminGuard;
 }
