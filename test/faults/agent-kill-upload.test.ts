@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AdminClient } from '../../cli/admin-client.js';
 import { adminKeyPath } from '../../coordinator/store/index.js';
 import { readAdminKeyFile } from '../../shared/crypto/index.js';
@@ -6,17 +6,11 @@ import type { RoundEvent } from '../../shared/wire/index.js';
 import { anyExited, until } from '../helpers/cli-run.js';
 import { medley, serveCoordinator, stop, type Proc } from '../helpers/processes.js';
 import { agentKeyArgs, tinyState } from '../helpers/state.js';
-import { startStallProxy, type StallProxy } from '../helpers/stall-proxy.js';
+import { startStallProxy } from '../helpers/stall-proxy.js';
+import { faultTeardown } from '../helpers/fault-teardown.js';
 import { checkStore } from '../helpers/store-checks.js';
 
-const procs: Proc[] = [];
-const proxies: StallProxy[] = [];
-const admins: AdminClient[] = [];
-afterEach(async () => {
-  for (const admin of admins.splice(0)) admin.close();
-  await stop(...procs.splice(0));
-  for (const proxy of proxies.splice(0)) await proxy.close();
-});
+const { procs, proxies, admins } = faultTeardown();
 
 /** 8 MB of weights: over a 1 MB/s uplink the upload takes seconds, long enough to be caught in it. */
 const ELEMENTS = 2_000_000;

@@ -1,19 +1,15 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AdminClient } from '../../cli/admin-client.js';
 import { adminKeyPath } from '../../coordinator/store/index.js';
 import { readAdminKeyFile } from '../../shared/crypto/index.js';
 import { anyExited, until } from '../helpers/cli-run.js';
-import { medley, serveCoordinator, stop, type Proc } from '../helpers/processes.js';
+import { medley, serveCoordinator, stop } from '../helpers/processes.js';
 import { agentKeyArgs, tinyState } from '../helpers/state.js';
-import { startStallProxy, type StallProxy } from '../helpers/stall-proxy.js';
+import { startStallProxy } from '../helpers/stall-proxy.js';
+import { faultTeardown } from '../helpers/fault-teardown.js';
 import { checkStore } from '../helpers/store-checks.js';
 
-const procs: Proc[] = [];
-const proxies: StallProxy[] = [];
-afterEach(async () => {
-  await stop(...procs.splice(0));
-  for (const proxy of proxies.splice(0)) await proxy.close();
-});
+const { procs, proxies } = faultTeardown();
 
 /** 8 MB of weights: eight 1 MiB chunks on the wire, so "half" falls between chunks, mid-transfer. */
 const ELEMENTS = 2_000_000;

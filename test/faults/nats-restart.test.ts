@@ -1,16 +1,17 @@
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AdminClient } from '../../cli/admin-client.js';
 import { ModelStore } from '../../coordinator/index.js';
 import { adminKeyPath } from '../../coordinator/store/index.js';
 import { readAdminKeyFile } from '../../shared/crypto/index.js';
 import type { RoundEvent } from '../../shared/wire/index.js';
 import { anyExited, until } from '../helpers/cli-run.js';
-import { startNatsServer, type NatsServer } from '../helpers/nats-server.js';
-import { medley, serveCoordinator, stop, type Proc } from '../helpers/processes.js';
+import { startNatsServer } from '../helpers/nats-server.js';
+import { medley, serveCoordinator } from '../helpers/processes.js';
 import { agentKeyArgs, tinyModel, tinyState } from '../helpers/state.js';
+import { faultTeardown } from '../helpers/fault-teardown.js';
 import { checkStore } from '../helpers/store-checks.js';
 
 /*
@@ -20,14 +21,7 @@ import { checkStore } from '../helpers/store-checks.js';
  * rounds and every stored model version passes its checksum.
  */
 
-const procs: Proc[] = [];
-const servers: NatsServer[] = [];
-const admins: AdminClient[] = [];
-afterEach(async () => {
-  for (const admin of admins.splice(0)) admin.close();
-  await stop(...procs.splice(0));
-  for (const server of servers.splice(0)) await server.stop();
-});
+const { procs, servers, admins } = faultTeardown();
 
 const ELEMENTS = 5000;
 const SITES = [

@@ -279,7 +279,11 @@ describe('the control plane over NATS (real nats-server with JetStream)', () => 
     await again.listen(f.address);
     await until('both sites are back', () => again.sessions.connected().length === 2, [...f.logs, ...logs]);
     expect(again.sessions.get('north')!.sessionId).not.toBe(firstSession);
-    expect(northLogs.filter((l) => l.startsWith('connected to federation test'))).toHaveLength(2);
+    // The coordinator registers the session before the agent has read its welcome: wait for the
+    // agent's side of the second handshake rather than race it.
+    const welcomes = () => northLogs.filter((l) => l.startsWith('connected to federation test')).length;
+    await until('north read its second welcome', () => welcomes() >= 2, northLogs);
+    expect(welcomes()).toBe(2);
     const events: RoundEvent[] = [];
     const finished = new Promise<void>((resolve) => again.events.subscribe(1, (e) => (events.push(e), e.kind === 'run-finished' && resolve())));
     again.controller.start({ rounds: 1, minSites: 2, maxSites: 0, epochs: 1, batchSize: 1, learningRate: 0.1, deadlineSeconds: 60, waitSeconds: 30, seed: 1 });
