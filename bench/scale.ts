@@ -2,6 +2,7 @@ import type { BenchResult } from './result.js';
 import type { BenchOptions } from './lib/options.js';
 import { measureCoordinatorRound } from './lib/coordinator-round.js';
 import { MIB, round } from './lib/stats.js';
+import { slope } from './lib/rss-series.js';
 
 /*
  * Coordinator peak RSS against the number of sites for a fixed model, one round each, every site
@@ -52,7 +53,7 @@ export async function benchScale({ quick, log }: BenchOptions): Promise<BenchRes
   // "Flat": the coordinator grows by less than a tenth of what keeping every update would cost
   // (slope below 0.1 model sizes per site). "Bounded": the robust strategy's peak stays within
   // the streaming strategy's peak at the same count plus 1.5x its --strategy-memory budget.
-  const slopes = { [STREAMING]: slope(streaming), [ROBUST]: slope(robust) };
+  const slopes = { [STREAMING]: rssSlope(streaming), [ROBUST]: rssSlope(robust) };
   const flatLimit = 0.1 * modelMiB;
   const streamingFlat = slopes[STREAMING] !== null && slopes[STREAMING]! < flatLimit;
   const robustBounded =
@@ -79,17 +80,8 @@ export async function benchScale({ quick, log }: BenchOptions): Promise<BenchRes
   };
 }
 
-/** Least-squares slope of peak RSS over the site count (MiB per site). */
-function slope(points: { sites: number; peak_rss_mib: number }[]): number | null {
-  if (points.length < 2) return null;
-  const n = points.length;
-  const mx = points.reduce((s, p) => s + p.sites, 0) / n;
-  const my = points.reduce((s, p) => s + p.peak_rss_mib, 0) / n;
-  let num = 0;
-  let den = 0;
-  for (const p of points) {
-    num += (p.sites - mx) * (p.peak_rss_mib - my);
-    den += (p.sites - mx) ** 2;
-  }
-  return den > 0 ? num / den : null;
+/** Least-squares slope of peak RSS over the site count (MiB per site); null with fewer than two counts. */
+function rssSlope(points: { sites: number; peak_rss_mib: number }[]): number | null {
+  const perSite = slope(points.map((p) => ({ x: p.sites, y: p.peak_rss_mib })));
+  return Number.isNaN(perSite) ? null : perSite;
 }
