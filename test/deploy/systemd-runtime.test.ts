@@ -169,10 +169,22 @@ exec chroot "$N" env container=medley-test /lib/systemd/systemd --system --unit=
 
     const coordinatorArgv = ['/usr/bin/node', '/opt/medley/bin/medley.js', 'coordinator', 'serve', '--config', '/etc/medley/coordinator.yaml'];
     const agentArgv = ['/usr/bin/node', '/opt/medley/bin/medley.js', 'agent', 'run', '--config', '/etc/medley/agent.yaml'];
-    const coordinatorPid = await until('the coordinator unit running', () => pidsOf(coordinatorArgv)[0], 120_000, gone);
-    const agentPid = await until('the agent unit running', () => pidsOf(agentArgv)[0], 120_000, gone);
-    for (const [role, pid] of [['coordinator', coordinatorPid], ['agent', agentPid]] as const) {
-      const s = statusOf(pid);
+    // A process found by its command line can be gone before its status is read (a unit restarted
+    // by systemd gets a new PID): find it and read its status in one step, and look again if it went.
+    const running = (argv: string[]) => () => {
+      const pid = pidsOf(argv)[0];
+      if (pid === undefined) return undefined;
+      try {
+        return { pid, status: statusOf(pid) };
+      } catch {
+        return undefined;
+      }
+    };
+    const coordinator = await until('the coordinator unit running', running(coordinatorArgv), 120_000, gone);
+    const agent = await until('the agent unit running', running(agentArgv), 120_000, gone);
+    const coordinatorPid = coordinator.pid;
+    const agentPid = agent.pid;
+    for (const [role, s] of [['coordinator', coordinator.status], ['agent', agent.status]] as const) {
       expect(s.Uid.split(/\s+/), role).toEqual([String(id), String(id), String(id), String(id)]);
       expect(s.CapEff, role).toBe('0000000000000000');
       expect(s.CapBnd, role).toBe('0000000000000000');
