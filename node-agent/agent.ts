@@ -12,7 +12,7 @@ import { definedMetrics } from './report-metrics.js';
 import { Safeguards } from './safeguards.js';
 import { EVALUATE_METHOD, evaluationUnavailable, runEvaluationTask } from './tasks/evaluation-task.js';
 import { SecureRound } from './tasks/secure-round.js';
-import type { Trainer, TrainingOutcome } from './trainer/trainer.js';
+import { methodUnavailable, type Trainer, type TrainingOutcome } from './trainer/trainer.js';
 
 export interface AgentOptions {
   coordinator: string;
@@ -279,7 +279,8 @@ export class NodeAgent {
 
   private async runTask(task: Task, signal: AbortSignal): Promise<void> {
     const evaluation = task.method.toLowerCase() === EVALUATE_METHOD;
-    const refusal = (await this.safeguards.review(task)) ?? (evaluation ? evaluationUnavailable(this.options.trainer) : null);
+    const refusal =
+      (await this.safeguards.review(task)) ?? (evaluation ? evaluationUnavailable(this.options.trainer) : methodUnavailable(this.options.trainer, task.method));
     if (refusal) {
       this.log(`round ${task.round}: declining the task: ${refusal}`);
       this.sendMessage?.({ refusal: { taskId: task.taskId, round: task.round, reason: refusal } });

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { runDemo, type DemoOptions } from '../demo/run-demo.js';
 import { formatMetric } from '../progress/format.js';
 import { partitionFlag } from './data-options.js';
+import { checkMethod, methodOptions } from './method-options.js';
 import { checkStrategy, strategyOptions } from './strategy-options.js';
 import { nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber } from './parse.js';
 
@@ -29,11 +30,12 @@ export function registerDemo(program: Command): void {
     .option('--dp-noise <sigma>', 'differential privacy at the sites: Gaussian noise multiplier', nonNegativeNumber)
     .option('--dp-clip <norm>', "differential privacy at the sites: clip each update's L2 norm to this", positiveNumber)
     .option('--json', 'print summary.json on stdout (progress stays on stderr)');
-  strategyOptions(demo).action(async (flags: DemoFlags & { strategy: string; strategyParam: Record<string, number> }) => {
+  methodOptions(strategyOptions(demo)).action(async (flags: DemoFlags & { strategy: string; strategyParam: Record<string, number>; method: string; methodParam: Record<string, number> }) => {
       checkStrategy(flags.strategy, flags.strategyParam);
+      checkMethod(flags.method, flags.methodParam);
       const log = (m: string) => process.stderr.write(`[demo] ${m}\n`);
       const out = flags.out ?? `runs/demo-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-      const result = await runDemo({ ...flags, strategyParams: flags.strategyParam, out, log });
+      const result = await runDemo({ ...flags, strategyParams: flags.strategyParam, methodParams: flags.methodParam, out, log });
       const last = result.summary.rounds.at(-1);
       if (flags.json) process.stdout.write(JSON.stringify(result.summary, null, 2) + '\n');
       log(

@@ -4,6 +4,7 @@ import { AdminClient } from '../admin-client.js';
 import { adminKeyFrom, adminKeyOptions, type AdminKeyOptions } from './admin-key.js';
 import { evaluationLines } from '../progress/evaluation-table.js';
 import { RoundProgress } from '../progress/round-progress.js';
+import { methodOptions } from './method-options.js';
 import { strategyOptions } from './strategy-options.js';
 import { hostPort, nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber } from './parse.js';
 
@@ -40,6 +41,8 @@ interface RoundStartOptions extends AdminKeyOptions {
   dpClip: number;
   strategy: string;
   strategyParam: Record<string, number>;
+  method: string;
+  methodParam: Record<string, number>;
   rounds: number;
   minSites: number;
   maxSites: number;
@@ -111,7 +114,7 @@ export function registerRound(program: Command): void {
     .option('--evaluate', 'one evaluation round: the sites score the current model on their validation split and send aggregate figures only; nothing is trained')
     .option('--sites <names>', 'only these sites (comma-separated) may be selected', siteList)
     .option('--json', 'print the result as JSON on stdout (progress stays on stderr)');
-  adminKeyOptions(strategyOptions(start)).action(async (opts: RoundStartOptions) => {
+  adminKeyOptions(methodOptions(strategyOptions(start))).action(async (opts: RoundStartOptions) => {
       const admin = new AdminClient(opts.coordinator, adminKeyFrom(opts));
       try {
         const result = await startAndFollow(
@@ -128,6 +131,8 @@ export function registerRound(program: Command): void {
             seed: opts.seed,
             strategy: opts.strategy,
             strategyParams: opts.strategyParam,
+            method: opts.method,
+            methodParams: opts.methodParam,
             secureAggregation: Boolean(opts.secureAggregation),
             secaggThreshold: opts.secaggThreshold,
             secaggClip: opts.secaggClip,

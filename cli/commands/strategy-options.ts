@@ -2,26 +2,31 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { findStrategy, resolveStrategyParams, strategyNames } from '../../coordinator/aggregation/index.js';
 
 /**
- * Commander accumulator for the repeatable `--strategy-param NAME=VALUE` (a comma list also works:
- * `--strategy-param eta=0.01,tau=0.001`). Only the form is checked here; whether the strategy takes
- * that parameter, and in what range, is the registry's call.
+ * Commander accumulator for a repeatable `--X-param NAME=VALUE` (a comma list also works:
+ * `--strategy-param eta=0.01,tau=0.001`). Only the form is checked here; whether the strategy or
+ * method takes that parameter, and in what range, is its registry's call. `example` goes in errors.
  */
-export function strategyParam(value: string, previous: Record<string, number> = {}): Record<string, number> {
-  const params = { ...previous };
-  for (const entry of value.split(',').map((s) => s.trim()).filter(Boolean)) {
-    const eq = entry.indexOf('=');
-    const name = entry.slice(0, eq).trim();
-    const text = entry.slice(eq + 1).trim();
-    const number = text === '' ? Number.NaN : Number(text);
-    if (eq <= 0 || !/^[A-Za-z][A-Za-z0-9_]*$/.test(name)) {
-      throw new InvalidArgumentError(`"${entry}" is not NAME=VALUE (for example mu=0.01 for fedprox)`);
+export function namedNumbers(example: string): (value: string, previous?: Record<string, number>) => Record<string, number> {
+  return (value, previous = {}) => {
+    const params = { ...previous };
+    for (const entry of value.split(',').map((s) => s.trim()).filter(Boolean)) {
+      const eq = entry.indexOf('=');
+      const name = entry.slice(0, eq).trim();
+      const text = entry.slice(eq + 1).trim();
+      const number = text === '' ? Number.NaN : Number(text);
+      if (eq <= 0 || !/^[A-Za-z][A-Za-z0-9_]*$/.test(name)) {
+        throw new InvalidArgumentError(`"${entry}" is not NAME=VALUE (for example ${example})`);
+      }
+      if (!Number.isFinite(number)) throw new InvalidArgumentError(`"${entry}": ${name} must be a number, got "${text}"`);
+      if (name in params) throw new InvalidArgumentError(`"${entry}": ${name} was already given (${params[name]})`);
+      params[name] = number;
     }
-    if (!Number.isFinite(number)) throw new InvalidArgumentError(`"${entry}": ${name} must be a number, got "${text}"`);
-    if (name in params) throw new InvalidArgumentError(`"${entry}": ${name} was already given (${params[name]})`);
-    params[name] = number;
-  }
-  return params;
+    return params;
+  };
 }
+
+/** `--strategy-param NAME=VALUE`. */
+export const strategyParam = namedNumbers('mu=0.01 for fedprox');
 
 /** Adds `--strategy NAME` and `--strategy-param NAME=VALUE` to a command. */
 export function strategyOptions(command: Command): Command {

@@ -30,6 +30,9 @@ export interface DemoOptions {
   /** Aggregation strategy and its parameters (default fedavg). */
   strategy?: string;
   strategyParams?: Record<string, number>;
+  /** Learning method at the sites and its parameters (default fedavg). */
+  method?: string;
+  methodParams?: Record<string, number>;
   log: (message: string) => void;
 }
 
@@ -129,6 +132,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
           dpClipNorm: options.dpClip ?? 0,
           strategy: options.strategy ?? 'fedavg',
           strategyParams: options.strategyParams ?? {},
+          method: options.method ?? 'fedavg',
+          methodParams: options.methodParams ?? {},
         },
         true,
       );

@@ -1,3 +1,4 @@
+import type { DeclaredParameter } from '../../shared/config/index.js';
 /**
  * A segment of one validated update: `values` are the float32 elements starting at element
  * `offset` of the flattened model (manifest order).
@@ -84,16 +85,7 @@ export function secureAggregationConflict(strategy: Pick<AggregationStrategy, 'n
 }
 
 /** One numeric parameter a strategy takes (`--strategy-param NAME=VALUE`). */
-export interface StrategyParameter {
-  default: number;
-  describe: string;
-  /** Bounds (inclusive unless marked exclusive); a value outside them is refused with a message naming the parameter. */
-  min?: number;
-  max?: number;
-  exclusiveMin?: boolean;
-  exclusiveMax?: boolean;
-  integer?: boolean;
-}
+export type StrategyParameter = DeclaredParameter;
 
 /** A selectable strategy: its name, what it does, its parameters, and how to make one for a run. */
 export interface StrategyDefinition {

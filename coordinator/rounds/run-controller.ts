@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import type { EvaluationBinding } from '../../shared/crypto/index.js';
 import type { SiteEvaluationSummary } from '../../shared/evaluation/index.js';
 import { SecAggAbortError, type SecAggParams } from '../../shared/secagg/index.js';
@@ -14,6 +15,7 @@ import {
 } from '../../shared/wire/index.js';
 import { ModularSumAggregate, secureAggregationConflict, type AggregationStrategy, type RoundAggregate } from '../aggregation/index.js';
 import type { AdmittedUpload, UploadGate } from '../ingest/index.js';
+import { chooseMethod, type ChosenMethod } from '../methods/index.js';
 import { readFloat32Segments, type ActiveRun, type ModelManifest, type ModelStore, type RoundJournal, type RunRecordFile } from '../store/index.js';
 import type { EvaluationRound } from './evaluation-round.js';
 import { runEvaluationRound } from './evaluation-run.js';
@@ -69,6 +71,8 @@ export interface RunSettings {
   privacy: PrivacySpec | null;
   /** This run's aggregation strategy (one instance per run: server optimisers keep state across its rounds). */
   strategy: AggregationStrategy;
+  /** This run's learning method (what the sites do with the model) and its resolved parameters. */
+  method: ChosenMethod;
   /** An evaluation run: its round scores the current model at the sites and trains nothing. */
   evaluate: boolean;
   /** Only these sites may be selected; null for any connected site. */
@@ -195,6 +199,10 @@ export class RunController implements UploadGate {
   private settingsFor(request: StartRoundsRequest): RunSettings {
     if (request.rounds < 1) throw new BusyError('ask for at least one round (--rounds 1 or more)');
     const strategy = this.deps.strategyFor(request.strategy || 'fedavg', request.strategyParams ?? {});
+    const method = chooseMethod(request.method, request.methodParams ?? {});
+    if (method.definition.returns !== 'weights') {
+      throw new ConfigError(`method ${method.definition.name} sends ${method.definition.returns}, not weight updates; this coordinator's rounds aggregate weight updates only`);
+    }
     if (request.secureAggregation) {
       const conflict = secureAggregationConflict(strategy);
       if (conflict) throw new ConfigError(conflict);
@@ -209,6 +217,7 @@ export class RunController implements UploadGate {
     if (request.evaluate) {
       if (request.rounds !== 1) throw new ConfigError(`an evaluation run has one round (it scores the current model); asked for ${request.rounds}`);
       if (request.secureAggregation || noise > 0 || clipNorm > 0) throw new ConfigError('an evaluation round trains nothing: secure aggregation and differential privacy do not apply to it');
+      if (method.definition.name !== 'fedavg') throw new ConfigError(`an evaluation round trains nothing: --method ${method.definition.name} does not apply to it`);
     }
     const settings: RunSettings = {
       rounds: request.rounds,
@@ -223,10 +232,27 @@ export class RunController implements UploadGate {
       secure: request.secureAggregation ? { threshold: request.secaggThreshold ?? 0, clipRange: clip || 1 } : null,
       privacy: clipNorm > 0 ? { noiseMultiplier: noise, clipNorm } : null,
       strategy,
+      method,
       evaluate: Boolean(request.evaluate),
       sites,
     };
     return settings;
+  }
+
+  /**
+   * What the run's method computed for round n from its base model (e.g. TGD's masks); empty when
+   * the method computes nothing. Runs before any task goes out, so a failure fails the round cleanly.
+   */
+  private async methodPayload(n: number, base: ModelManifest, method: ChosenMethod): Promise<Uint8Array> {
+    const prepare = method.definition.roundPayload;
+    if (!prepare) return new Uint8Array(0);
+    const { store } = this.deps;
+    const payload = await prepare.call(method.definition, { manifest: base, weights: async () => {
+      const bytes = await readFile(store.weightsPath(base.version));
+      return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+    } }, method.params);
+    this.deps.log(`round ${n}: method ${method.definition.name} prepared ${payload.byteLength} bytes for every task`);
+    return payload;
   }
 
   /** The sites a run may select, checked against the site list; null when the request names none. */
@@ -421,7 +447,8 @@ export class RunController implements UploadGate {
     this.exchange = exchange;
     round.onChange(() => this.poke());
     events.publish({ kind: 'round-started', round: n, site: '', message: `round ${n}: ${chosen.length} sites, base version ${base.version}${secure ? `, secure aggregation (threshold ${secure.threshold})` : ''}`, record: round.record });
-    log(`round ${n} open: sites ${chosen.join(', ')}; base model version ${base.version}; ${secure ? 'secure aggregation on' : `strategy ${describeStrategy(settings.strategy)}`}`);
+    log(`round ${n} open: sites ${chosen.join(', ')}; base model version ${base.version}; method ${describeMethod(settings.method)}; ${secure ? 'secure aggregation on' : `strategy ${describeStrategy(settings.strategy)}`}`);
+    const methodPayload = await this.methodPayload(n, base, settings.method);
     this.sentOffline = new Set();
     for (const site of chosen) {
       let session = sessions.get(site);
@@ -434,7 +461,9 @@ export class RunController implements UploadGate {
           federation: this.deps.federation,
           round: n,
           modelVersion: base.version,
-          method: 'fedavg',
+          method: settings.method.definition.name,
+          methodParams: settings.method.params,
+          methodPayload,
           epochs: settings.epochs,
           batchSize: settings.batchSize,
           learningRate: settings.learningRate,
@@ -582,6 +611,11 @@ function missingNote(round: Round, closedUnixMs: number): string {
   return closedUnixMs >= round.deadline
     ? `; closed at its deadline without an update from ${missing.join(', ')}`
     : `; closed without an update from ${missing.join(', ')}, which disconnected and did not come back within the drop grace`;
+}
+
+function describeMethod(method: ChosenMethod): string {
+  const params = Object.entries(method.params);
+  return params.length ? `${method.definition.name} (${params.map(([k, v]) => `${k}=${v}`).join(', ')})` : method.definition.name;
 }
 
 function describeStrategy(strategy: AggregationStrategy): string {

@@ -38,7 +38,22 @@ export interface Trainer {
   readonly backend: string;
   readonly trainExamples: number;
   readonly valExamples: number;
+  /**
+   * The learning methods train() can run (Task.method); a task with another method is declined
+   * with a reason. Absent: only plain local training, `fedavg`.
+   */
+  readonly methods?: readonly string[];
   train(model: DownloadedModel, task: Task, onProgress: (p: TrainingProgress) => void, signal: AbortSignal): Promise<TrainingOutcome>;
   /** Scores the model on the validation split without training; absent when the trainer cannot (the site declines evaluation tasks). */
   evaluate?(model: DownloadedModel, signal: AbortSignal): Promise<ValidationScores>;
+}
+
+/** The method every trainer runs: plain local training of every weight. */
+export const PLAIN_METHOD = 'fedavg';
+
+/** Why this trainer cannot run a training task's method, or null when it can. */
+export function methodUnavailable(trainer: Trainer, method: string): string | null {
+  const runs = trainer.methods ?? [PLAIN_METHOD];
+  const asked = (method || PLAIN_METHOD).toLowerCase();
+  return runs.includes(asked) ? null : `this site's agent cannot run method ${method}: its trainer (${trainer.backend}) runs ${runs.join(', ')}; upgrade the agent or choose another --method`;
 }

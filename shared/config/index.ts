@@ -8,3 +8,4 @@ export { settingVariables, variableName, readEnvironment, ENV_PREFIX, OTHER_MEDL
 export { loadSettings, settingsFromText, variablesOf, type Settings, type SettingsSchema, type SettingsInput } from './settings.js';
 export { parsedBy, natsConfigSchema, logFormatSchema, resolveNatsPaths, NATS_EXPECTED, type NatsConfig } from './schema-parts.js';
 export { coordinatorConfigSchema, COORDINATOR_SETTINGS, type CoordinatorConfig } from './coordinator-config.js';
+export { resolveDeclaredParameters, type DeclaredParameter } from './declared-parameters.js';

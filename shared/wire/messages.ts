@@ -120,6 +120,10 @@ export interface Task {
   strategy?: string;
   /** FedProx's proximal coefficient; 0 or absent = plain local training. */
   proximalMu?: number;
+  /** The learning method's parameters by name, defaults filled in by the coordinator. */
+  methodParams?: Record<string, number>;
+  /** What the method computed for this round at the coordinator (e.g. TGD's masks); empty for most methods. */
+  methodPayload?: Uint8Array;
 }
 
 export interface SecureAggregationSpec {
@@ -312,6 +316,10 @@ export interface StartRoundsRequest {
   evaluate?: boolean;
   /** Only these sites may be selected (absent or empty: any connected site). */
   sites?: string[];
+  /** The learning method ("" or absent: fedavg, plain local training of every weight). */
+  method?: string;
+  /** The method's numeric parameters by name. */
+  methodParams?: Record<string, number>;
 }
 
 export interface StartRoundsReply {
