@@ -3,3 +3,4 @@ export { CoordinatorClient, type DownloadedModel } from './connection/coordinato
 export { Backoff } from './connection/backoff.js';
 export type { Trainer, TrainingOutcome, TrainingProgress, ValidationScores } from './trainer/trainer.js';
 export { FixedStepTrainer } from './trainer/fixed-step-trainer.js';
+export { TrainableMaskBuilder, MaskGuard, checkMask, countTrainable, flatSize, weightSlots, type TrainableMask, type WeightSlot } from './trainer/trainable-mask.js';

@@ -12,6 +12,7 @@ import { parallelGradients } from './parallel-step.js';
 import { checkProximalMu, FlatProximalTerm, TensorProximalTerm } from './proximal-term.js';
 import type { TaskKind } from '../../shared/model/index.js';
 import { checkTaskCompatible, targetBatch, taskLoss, type DenoisingLoss } from './task-loss.js';
+import { MaskGuard, type TrainableMask } from './trainable-mask.js';
 
 export { checkCompatible, predictProbabilities, yieldToEventLoop };
 
@@ -46,6 +47,13 @@ export interface TrainOptions {
   task?: TaskKind;
   /** Denoising: l1 or l2 (default). */
   denoisingLoss?: DenoisingLoss;
+  /**
+   * Which flat weights (manifest order) may change; the rest, batch-norm running statistics of
+   * frozen channels included, stay bit-identical. Absent: every weight trains.
+   */
+  trainableMask?: TrainableMask;
+  /** L2 weight decay added to every trainable weight's gradient (coupled, as Keras/PyTorch Adam). 0 or absent: none. */
+  weightDecay?: number;
 }
 
 export interface TrainResult {
@@ -120,6 +128,7 @@ interface Stepper {
 /** Generic path: tfjs autodiff through the layers in training mode, tfjs optimiser. */
 function autodiffStepper(
   model: tf.LayersModel, data: ImageSet, kind: 'adam' | 'sgd', learningRate: number, mu: number, task: TaskKind, denoisingLoss: DenoisingLoss | undefined,
+  guard: MaskGuard | null, weightDecay: number,
 ): Stepper {
   const optimizer = kind === 'sgd' ? tf.train.sgd(learningRate) : tf.train.adam(learningRate);
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
@@ -134,10 +143,16 @@ function autodiffStepper(
             const p = model.apply(x, { training: true }) as tf.Tensor;
             return taskLoss(task, y, p, { denoisingLoss });
           }, vars);
-          const applied = proximal ? proximal.addTo(grads) : grads;
+          let applied = proximal ? proximal.addTo(grads) : grads;
+          if (weightDecay > 0) applied = Object.fromEntries(vars.map((v) => [v.name, tf.add(applied[v.name]!, tf.mul(v, weightDecay))]));
+          if (guard) applied = guard.maskNamedGradients(applied);
           optimizer.applyGradients(Object.entries(applied).map(([name, tensor]) => ({ name, tensor })));
           return value;
         });
+        // The optimiser cannot move a zero-gradient element under SGD, but Adam's epsilon and any
+        // rounding could; the forward pass moved frozen channels' running statistics. Put both back.
+        guard?.restoreTrainableVariables();
+        guard?.restoreState();
         const value = (await loss.data())[0];
         loss.dispose();
         return value;
@@ -159,6 +174,7 @@ function autodiffStepper(
  */
 function compiledStepper(
   compiled: CompiledStep, model: tf.LayersModel, data: ImageSet, kind: 'adam' | 'sgd', learningRate: number, pool: GradientPool | null, mu: number,
+  guard: MaskGuard | null, weightDecay: number,
 ): Stepper {
   const weights = flattenTensors(compiled.variables);
   const optimizer = new FlatOptimizer(kind, learningRate, weights.length);
@@ -185,8 +201,13 @@ function compiledStepper(
       }
       // Both gradient paths meet here, so the data-parallel one gets the term too.
       proximal?.addTo(weights, grads);
+      if (weightDecay > 0) for (let i = 0; i < grads.length; i++) grads[i] += weightDecay * weights[i];
+      guard?.maskFlatGradients(grads);
       optimizer.step(weights, grads);
+      guard?.restoreFlatWeights(weights);
       setFlatWeights(compiled.variables, weights);
+      // Both paths updated every channel's batch-norm running statistics (the parallel one averaged them).
+      guard?.restoreState();
       return loss;
     },
     dispose: () => {},
@@ -225,9 +246,13 @@ export async function trainModel(model: tf.LayersModel, data: ImageSet, opts: Tr
     }
   }
   const kind = opts.optimizer ?? 'adam';
+  const weightDecay = opts.weightDecay ?? 0;
+  if (!(weightDecay >= 0 && Number.isFinite(weightDecay))) throw new Error(`weight decay must be a finite number >= 0, got ${weightDecay}`);
+  // Snapshot of the frozen elements taken before the first step, so "frozen" means "as this call found them".
+  const guard = opts.trainableMask ? new MaskGuard(model, opts.trainableMask) : null;
   const stepper = compiled
-    ? compiledStepper(compiled, model, data, kind, opts.learningRate, pool, mu)
-    : autodiffStepper(model, data, kind, opts.learningRate, mu, task, opts.denoisingLoss);
+    ? compiledStepper(compiled, model, data, kind, opts.learningRate, pool, mu, guard, weightDecay)
+    : autodiffStepper(model, data, kind, opts.learningRate, mu, task, opts.denoisingLoss, guard, weightDecay);
   const batches = Math.ceil(data.count / opts.batchSize);
   let examples = 0;
   let epochLoss = 0;
