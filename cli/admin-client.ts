@@ -9,6 +9,9 @@ import {
   type StartRoundsReply,
   type StartRoundsRequest,
   type StatusReply,
+  type StatusRequest,
+  type RoundRecord,
+  STATUS_MAX_ROUNDS,
 } from '../shared/wire/index.js';
 
 const ADMIN_PATH = '/medley.v1.Admin/';
@@ -56,9 +59,20 @@ export class AdminClient {
   }
 
   /** Evaluation rounds come back with `evaluation` parsed from the wire's JSON. */
-  async status(): Promise<StatusReply> {
-    const reply = await this.unary<Record<string, never>, StatusReply>('status', 'Status', {});
+  /** Without `request`: the most recent rounds the coordinator keeps; with fromRound: those from it on. */
+  async status(request: StatusRequest = {}): Promise<StatusReply> {
+    const reply = await this.unary<StatusRequest, StatusReply>('status', 'Status', request);
     return { ...reply, rounds: reply.rounds.map(decodeEvaluation) };
+  }
+
+  /** The records of rounds first..last, paged through as many status calls as it takes. */
+  async roundsBetween(first: number, last: number): Promise<RoundRecord[]> {
+    const rounds: RoundRecord[] = [];
+    for (let from = first; from <= last; from += STATUS_MAX_ROUNDS) {
+      const page = await this.status({ fromRound: from, limit: Math.min(STATUS_MAX_ROUNDS, last - from + 1) });
+      rounds.push(...page.rounds);
+    }
+    return rounds;
   }
 
   startRounds(request: StartRoundsRequest): Promise<StartRoundsReply> {

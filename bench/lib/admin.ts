@@ -33,8 +33,7 @@ export async function runRounds(admin: AdminClient, request: Partial<StartRounds
   const started = await admin.startRounds({ ...ROUND_DEFAULTS, ...request });
   const events: RoundEvent[] = [];
   await admin.watch(started.firstRound, (event) => events.push(event));
-  const status = await admin.status();
-  const records: RoundRecord[] & { events?: RoundEvent[] } = status.rounds.filter((r) => r.round >= started.firstRound && r.round <= started.lastRound);
+  const records: RoundRecord[] & { events?: RoundEvent[] } = await admin.roundsBetween(started.firstRound, started.lastRound);
   records.events = events;
   return records;
 }

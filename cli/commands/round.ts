@@ -24,12 +24,9 @@ export async function startAndFollow(admin: AdminClient, request: StartRoundsReq
   } finally {
     progress?.stop();
   }
-  const status = await admin.status();
-  return {
-    ...started,
-    rounds: status.rounds.filter((r) => r.round >= started.firstRound && r.round <= started.lastRound),
-    modelVersion: status.modelVersion,
-  };
+  const rounds = await admin.roundsBetween(started.firstRound, started.lastRound);
+  const status = await admin.status({ fromRound: started.lastRound, limit: 1 });
+  return { ...started, rounds, modelVersion: status.modelVersion };
 }
 
 interface RoundStartOptions extends AdminKeyOptions {
@@ -73,7 +70,7 @@ interface RoundWatchOptions extends AdminKeyOptions {
 export async function watchRun(admin: AdminClient, fromRound: number | undefined, out: NodeJS.WriteStream = process.stderr): Promise<RoundRunResult | null> {
   const status = await admin.status();
   const open = status.rounds.find((r) => r.state === 'open');
-  const lastRound = status.rounds.at(-1)?.round ?? 0;
+  const lastRound = status.lastRound ?? status.rounds.at(-1)?.round ?? 0;
   if (fromRound === undefined && !status.running) return null;
   // The round open now, or the next one when the run is between rounds (waiting for sites).
   const now = open?.round ?? lastRound + 1;
@@ -86,8 +83,8 @@ export async function watchRun(admin: AdminClient, fromRound: number | undefined
   } finally {
     progress.stop();
   }
-  const after = await admin.status();
-  const rounds = after.rounds.filter((r) => r.round >= first && r.state !== 'open');
+  const after = await admin.status({ fromRound: first, limit: 1 });
+  const rounds = (await admin.roundsBetween(first, after.lastRound ?? last)).filter((r) => r.state !== 'open');
   return { firstRound: first, lastRound: rounds.at(-1)?.round ?? first, rounds, modelVersion: after.modelVersion };
 }
 

@@ -3,7 +3,7 @@ import type { StatusReply } from '../../shared/wire/index.js';
 import { AdminClient } from '../admin-client.js';
 import { adminKeyFrom, adminKeyOptions, type AdminKeyOptions } from './admin-key.js';
 import { formatBytes, formatMetric } from '../progress/format.js';
-import { hostPort } from './parse.js';
+import { hostPort, positiveInt } from './parse.js';
 
 export function renderStatus(status: StatusReply): string {
   const lines = [
@@ -31,11 +31,12 @@ export function registerStatus(program: Command): void {
     .command('status')
     .description('show sites, rounds and the current model version of a running coordinator')
     .requiredOption('--coordinator <host:port>', 'coordinator address', hostPort)
+    .option('--from-round <n>', 'list rounds from N on (up to 1000; older ones are read from the journal); without it, the last 100', positiveInt)
     .option('--json', 'print the status as JSON');
-  adminKeyOptions(statusCommand).action(async (opts: AdminKeyOptions & { coordinator: string; json?: boolean }) => {
+  adminKeyOptions(statusCommand).action(async (opts: AdminKeyOptions & { coordinator: string; json?: boolean; fromRound?: number }) => {
       const admin = new AdminClient(opts.coordinator, adminKeyFrom(opts));
       try {
-        const status = await admin.status();
+        const status = await admin.status(opts.fromRound ? { fromRound: opts.fromRound } : {});
         process.stdout.write(opts.json ? JSON.stringify(status, null, 2) + '\n' : renderStatus(status) + '\n');
       } finally {
         admin.close();

@@ -166,7 +166,8 @@ export class DashboardData {
   }
 
   rounds(): RoundView[] {
-    const records = this.sources.journal.all().slice(-MAX_ROUNDS);
+    // The journal keeps the last RECENT_ROUNDS rounds in memory; older ones stay on disk.
+    const records = this.sources.journal.recent(MAX_ROUNDS);
     return records.map((r) => ({
       round: r.round,
       state: r.state,

@@ -48,7 +48,7 @@ export class CoordinatorMetrics {
       registers,
       collect() {
         const counts = new Map<string, number>(ROUND_STATES.map((s) => [s, 0]));
-        for (const r of sources.journal.all()) counts.set(r.state, (counts.get(r.state) ?? 0) + 1);
+        for (const [state, n] of sources.journal.countByState()) counts.set(state, (counts.get(state) ?? 0) + n);
         for (const [state, n] of counts) this.set({ state }, n);
       },
     });

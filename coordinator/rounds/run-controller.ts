@@ -15,13 +15,14 @@ import {
 } from '../../shared/wire/index.js';
 import { ModularSumAggregate, secureAggregationConflict, type AggregationStrategy, type RoundAggregate } from '../aggregation/index.js';
 import type { AdmittedUpload, UploadGate } from '../ingest/index.js';
-import { chooseMethod, type ChosenMethod } from '../methods/index.js';
+import { chooseMethod, type ChosenMethod, type DistillRuntime } from '../methods/index.js';
 import { readFloat32Segments, type ActiveRun, type ModelManifest, type ModelStore, type RoundJournal, type RunRecordFile } from '../store/index.js';
 import type { EvaluationRound } from './evaluation-round.js';
 import { runEvaluationRound } from './evaluation-run.js';
 import type { RoundEvents } from './round-events.js';
 import { Round } from './round.js';
 import { SecureExchange } from './secure-exchange.js';
+import { runSoftLabelRound } from './soft-label-run.js';
 import type { SiteSession, SiteSessions } from './site-sessions.js';
 import { pickSites } from './site-selection.js';
 
@@ -54,6 +55,8 @@ export interface RunControllerDeps {
   offlineSite?: (site: string) => SiteSession | undefined;
   /** Where the run in progress is kept, so a restarted coordinator carries it on (absent: runs die with the process). */
   runs?: RunRecordFile;
+  /** Federated distillation's transfer set and student training; absent: `--method distill` is refused. */
+  distill?: DistillRuntime;
 }
 
 export interface RunSettings {
@@ -131,9 +134,9 @@ export class RunController implements UploadGate {
     const run = await this.deps.runs?.read() ?? null;
     if (run) {
       // Rounds that ended in the journal after the run file was last written still count.
-      const uncounted = journal.all().filter((r) => r.round > run.countedThrough && r.round >= run.firstRound && (r.state === 'closed' || r.state === 'failed'));
+      const uncounted = journal.roundsAfter(run.countedThrough, ['closed', 'failed']).filter((n) => n >= run.firstRound);
       run.roundsLeft = Math.max(0, run.roundsLeft - uncounted.length);
-      if (uncounted.length) run.countedThrough = Math.max(...uncounted.map((r) => r.round));
+      if (uncounted.length) run.countedThrough = Math.max(...uncounted);
     }
     const next = journal.lastRound + 1;
     for (const record of journal.unfinished()) {
@@ -200,7 +203,10 @@ export class RunController implements UploadGate {
     if (request.rounds < 1) throw new BusyError('ask for at least one round (--rounds 1 or more)');
     const strategy = this.deps.strategyFor(request.strategy || 'fedavg', request.strategyParams ?? {});
     const method = chooseMethod(request.method, request.methodParams ?? {});
-    if (method.definition.returns !== 'weights') {
+    if (method.definition.returns === 'soft-labels') {
+      if (!this.deps.distill) throw new ConfigError(`method ${method.definition.name} needs a transfer set at the coordinator: restart it with \`coordinator serve --transfer-set synthetic|FILE.npz\``);
+      if ((request.dpNoiseMultiplier ?? 0) > 0 || (request.dpClipNorm ?? 0) > 0) throw new ConfigError(`method ${method.definition.name} sends soft labels; differential privacy here clips and noises weight updates and does not apply to them`);
+    } else if (method.definition.returns !== 'weights') {
       throw new ConfigError(`method ${method.definition.name} sends ${method.definition.returns}, not weight updates; this coordinator's rounds aggregate weight updates only`);
     }
     if (request.secureAggregation) {
@@ -340,7 +346,9 @@ export class RunController implements UploadGate {
     const { events, log } = this.deps;
     for (let n = first; n < first + settings.rounds; n++) {
       try {
-        const record = settings.evaluate ? await this.runEvaluation(n, settings) : await this.runRound(n, settings);
+        const record = settings.evaluate
+          ? await this.runEvaluation(n, settings)
+          : settings.method.definition.returns === 'soft-labels' ? await this.runSoftLabels(n, settings) : await this.runRound(n, settings);
         events.publish({ kind: record.state === 'closed' ? 'round-closed' : 'round-failed', round: n, site: '', message: record.message, record });
       } catch (err) {
         log(`round ${n} stopped: ${(err as Error).message}`);
@@ -383,6 +391,26 @@ export class RunController implements UploadGate {
       waitForClose: (round) => this.waitForClose(round),
       setOpen: (round) => {
         this.evaluation = round;
+        round?.onChange(() => this.poke());
+      },
+    });
+  }
+
+  /** A distillation round (coordinator/rounds/soft-label-run.ts), with this controller's waits and routing. */
+  private runSoftLabels(n: number, settings: RunSettings): Promise<RoundRecord> {
+    const { federation, store, journal, sessions, events, log, evaluator } = this.deps;
+    return runSoftLabelRound(n, settings, {
+      federation, store, journal, sessions, events, log, evaluator,
+      distill: this.deps.distill!,
+      now: this.now,
+      identityKeyOf: this.deps.identityKeyOf ?? (() => undefined),
+      waitForSites: () => this.waitForSites(n, settings),
+      waitFor: (ready, until) => this.waitFor(ready, until),
+      waitForClose: (round) => this.waitForClose(round),
+      secureParams: (chosen) => (settings.secure ? this.secureParams(n, chosen, settings.secure) : null),
+      setOpen: (round, exchange) => {
+        this.current = round;
+        this.exchange = exchange;
         round?.onChange(() => this.poke());
       },
     });

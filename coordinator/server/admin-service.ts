@@ -3,6 +3,7 @@ import type { AdminGuard } from '../../shared/crypto/index.js';
 import { ADMIN_METADATA_KEY } from '../../shared/crypto/index.js';
 import { encodeEvaluation } from '../../shared/evaluation/index.js';
 import {
+  STATUS_MAX_ROUNDS,
   toServiceError,
   type RoundEvent,
   type StartRoundsReply,
@@ -35,7 +36,9 @@ export function adminService(deps: AdminServiceDeps): grpc.UntypedServiceImpleme
     try {
       authorize(deps.guard, call, 'Status');
       const manifest = store.latest > 0 ? await store.manifest(store.latest) : null;
-      const rounds = journal.all();
+      const { fromRound = 0, limit = 0 } = call.request ?? {};
+      const count = Math.min(limit || STATUS_MAX_ROUNDS, STATUS_MAX_ROUNDS);
+      const rounds = fromRound > 0 ? await journal.readRounds(fromRound, count) : journal.recent(count);
       const open = controller.openRound;
       if (open) {
         const i = rounds.findIndex((r) => r.round === open.number);
@@ -61,6 +64,7 @@ export function adminService(deps: AdminServiceDeps): grpc.UntypedServiceImpleme
         backend: deps.evaluatorBackend,
         parameters: manifest ? manifest.totalBytes / 4 : 0,
         modelBytes: manifest?.totalBytes ?? 0,
+        lastRound: journal.lastRound,
       });
     } catch (err) {
       callback(toServiceError(err), null);

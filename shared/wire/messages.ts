@@ -179,6 +179,29 @@ export type ModelChunk =
   | { body?: 'data'; data: Buffer }
   | { body?: 'trailer'; trailer: { bytes: number } };
 
+/** Federated distillation: a content-addressed blob the coordinator holds (DownloadBlob). */
+export interface BlobRequest {
+  federation: string;
+  site: string;
+  sessionId: string;
+  sha256: string;
+  offset: number;
+}
+
+export interface BlobHeader {
+  federation: string;
+  kind: string;
+  sha256: string;
+  totalBytes: number;
+  offset: number;
+  signature: Uint8Array;
+}
+
+export type BlobChunk =
+  | { body?: 'header'; header: BlobHeader }
+  | { body?: 'data'; data: Buffer }
+  | { body?: 'trailer'; trailer: { bytes: number } };
+
 export interface UpdateHeader {
   federation: string;
   round: number;
@@ -292,6 +315,8 @@ export interface StatusReply {
   backend: string;
   parameters: number;
   modelBytes: number;
+  /** The highest round number in the journal; `rounds` may list fewer (see StatusRequest). */
+  lastRound?: number;
 }
 
 export interface StartRoundsRequest {
@@ -353,7 +378,14 @@ export interface RoundEvent {
 export const PROTOCOL_VERSION = 1;
 export const TENSOR_FORMAT_VERSION = 1;
 
-export type StatusRequest = Record<string, never>;
+/** Which rounds a status reply lists: both 0 = the most recent ones; see proto StatusRequest. */
+export interface StatusRequest {
+  fromRound?: number;
+  limit?: number;
+}
+
+/** The most rounds one status reply carries. */
+export const STATUS_MAX_ROUNDS = 1000;
 
 export interface WatchRequest {
   fromRound: number;

@@ -53,7 +53,7 @@ async function oneRound(init: string[], data: string): Promise<{ metrics: Record
     admin.close();
   }
   const journal = await RoundJournal.open(state);
-  const [record] = journal.all();
+  const [record] = journal.recent();
   expect(record!.state).toBe('closed');
   expect(record!.modelVersion).toBe(2);
   expect(record!.reports.map((r) => r.site).sort()).toEqual(SITES);

@@ -34,7 +34,7 @@ export async function checkStore(stateDir: string): Promise<StoreReport> {
   await walk(stateDir);
   const store = await ModelStore.open(stateDir);
   for (let v = 1; v <= store.latest; v++) await store.verify(v);
-  const rounds = (await RoundJournal.open(stateDir)).all().map((r) => r.state);
+  const rounds = (await RoundJournal.open(stateDir)).recent().map((r) => r.state);
   return { latest: store.latest, leftovers, rounds };
 }
 

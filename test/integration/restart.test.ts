@@ -28,7 +28,7 @@ describe('a coordinator that stopped mid-round', () => {
     const messages: string[] = [];
     const coordinator = await Coordinator.open({ stateDir: state, log: (m) => messages.push(m) });
     try {
-      const rounds = (await RoundJournal.open(state)).all();
+      const rounds = (await RoundJournal.open(state)).recent();
       expect(rounds.map((r) => r.state)).toEqual(['aborted']);
       expect(rounds[0]!.message).toMatch(/stopped while round 1 was open.*stays at version 1/);
       expect(messages.some((m) => /round 1/.test(m))).toBe(true);
@@ -53,8 +53,8 @@ describe('a coordinator that stopped mid-round', () => {
     const coordinator = await Coordinator.open({ stateDir: state, log: (m) => messages.push(m) });
     const client = await RawClient.forSite(await coordinator.listen('127.0.0.1:0'), state, 'a');
     try {
-      expect(coordinator.journal.all().map((r) => r.state)).toEqual(['closed', 'aborted']);
-      expect(coordinator.journal.all()[1]!.message).toMatch(/stopped while round 2 was open.*runs it again as round 3/);
+      expect(coordinator.journal.recent().map((r) => r.state)).toEqual(['closed', 'aborted']);
+      expect(coordinator.journal.recent()[1]!.message).toMatch(/stopped while round 2 was open.*runs it again as round 3/);
       expect(messages.join('\n')).toMatch(/resuming the interrupted run: 2 of its 3 round\(s\) left, from round 3; strategy fedavgm \(eta=0.5, momentum=0.9\)/);
       expect(coordinator.controller.isRunning).toBe(true);
       expect(coordinator.controller.roundsRemaining).toBe(2);
