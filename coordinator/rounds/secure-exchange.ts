@@ -20,7 +20,7 @@ export const SECAGG_STEP_MS = 60_000;
 
 /**
  * The coordinator's part of secure aggregation for one round: it relays keys and encrypted shares
- * between sites (which only ever dial the coordinator), tracks who dropped out at each step, and
+ * between neighbours of the round's communication graph (sites only ever dial the coordinator), tracks who dropped out at each step, and
  * at the end asks the survivors for the shares that remove the masks. It never holds a plaintext
  * update: what the round folds are masked vectors, and only their sum is unmasked.
  */
@@ -82,7 +82,9 @@ export class SecureExchange {
       throw new SecAggAbortError(`round ${round}: only ${holders.length} sites sent their key shares; at least ${params.threshold} are needed`);
     }
     for (const site of holders) this.options.sessions.get(site)?.send({ secaggInbox: { round, shares: this.server.inboxFor(site) } });
-    this.options.log(`round ${round}: secure aggregation set up with ${holders.length} sites (threshold ${params.threshold})`);
+    const graph = this.server.graph();
+    const shape = graph.full ? 'full graph' : `sparse graph (SecAgg+): ${graph.degree} neighbours each of ${roster.length}, any ${graph.shareThreshold} rebuild a site's secrets`;
+    this.options.log(`round ${round}: secure aggregation set up with ${holders.length} sites (threshold ${params.threshold}; ${shape})`);
     return holders;
   }
 

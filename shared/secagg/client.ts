@@ -4,9 +4,10 @@ import { SecAggAbortError, SecAggProtocolError } from './errors.js';
 import type { AdvertisedKeys, EncryptedShare, RevealedShare, UnmaskRequest } from './messages.js';
 import { checkContext, checkParams, type SecAggContext, type SecAggParams } from './params.js';
 import { applyMasks, SEED_BYTES, type MaskSpec } from './prg.js';
+import { CommunicationGraph } from './graph.js';
 import { advertisementDigest, checkRosterSize, orderRoster, verifyAdvertisement } from './roster.js';
 import { openShares, sealShares, type SharePair } from './share-box.js';
-import { splitSecret } from './shamir.js';
+import { splitSecretAt } from './shamir.js';
 
 export interface SecAggClientOptions {
   site: string;
@@ -34,6 +35,8 @@ export class SecAggClient {
   /** Roster sorted by site, and each site's x coordinate; set by shareKeys. */
   private roster = new Map<string, AdvertisedKeys>();
   private xOf = new Map<string, number>();
+  /** Who masks with whom this round (graph.ts); set by shareKeys. */
+  private graph?: CommunicationGraph;
   /** Shares this site holds of each U2 site's secrets, its own included. */
   private readonly held = new Map<string, SharePair>();
   /** U2: the sites whose shares this site holds (itself included), i.e. whose masks it applied. */
@@ -73,9 +76,10 @@ export class SecAggClient {
   }
 
   /**
-   * Checks the roster the coordinator relayed, then splits this site's s secret key and self-mask
-   * seed into one share per roster site (any `threshold` recover them) and encrypts each other
-   * site's pair to it. Its own pair stays here.
+   * Checks the roster the coordinator relayed, derives the round's communication graph from it,
+   * then splits this site's s secret key and self-mask seed into one share per holder (itself and
+   * its neighbours; any graph.shareThreshold of them recover the secrets) and encrypts each
+   * neighbour's pair to it. Its own pair stays here.
    */
   shareKeys(roster: AdvertisedKeys[], identityKeyOf: (site: string) => Uint8Array | undefined): EncryptedShare[] {
     this.expect('advertised', 'shareKeys');
@@ -93,12 +97,16 @@ export class SecAggClient {
     }
     this.roster = new Map(entries.map((entry) => [entry.site, entry]));
     this.xOf = xOf;
+    const graph = CommunicationGraph.forRoster(this.context, entries, this.params);
+    this.graph = graph;
 
-    const sKeyShares = splitSecret(this.sKeys.privateKey, entries.length, this.params.threshold);
-    const selfSeedShares = splitSecret(this.selfSeed, entries.length, this.params.threshold);
+    const holders = graph.holders(this.site).map((site) => this.roster.get(site)!);
+    const xs = holders.map((entry) => xOf.get(entry.site)!);
+    const sKeyShares = splitSecretAt(this.sKeys.privateKey, xs, graph.shareThreshold);
+    const selfSeedShares = splitSecretAt(this.selfSeed, xs, graph.shareThreshold);
     const out: EncryptedShare[] = [];
-    entries.forEach((entry, index) => {
-      const pair: SharePair = { x: index + 1, sKeyShare: sKeyShares[index].y, selfSeedShare: selfSeedShares[index].y };
+    holders.forEach((entry, index) => {
+      const pair: SharePair = { x: xs[index], sKeyShare: sKeyShares[index].y, selfSeedShare: selfSeedShares[index].y };
       if (entry.site === this.site) {
         this.held.set(this.site, pair);
         return;
@@ -113,17 +121,18 @@ export class SecAggClient {
   }
 
   /**
-   * Decrypts the shares other sites sent here (those senders, with this site, are U2) and returns
-   * y = q + PRG(b) + sum over u in U2 \ {me} of sign(me, u) * PRG(seed(me, u)) mod 2^32.
-   * The pairwise masks cancel across survivors; PRG(b) hides y even from that cancellation.
-   * `quantized` is left untouched.
+   * Decrypts the shares its neighbours sent here (those senders, with this site, are its part of
+   * U2) and returns y = q + PRG(b) + sum over those neighbours u of sign(me, u) * PRG(seed(me, u))
+   * mod 2^32. The pairwise masks cancel across survivors; PRG(b) hides y even from that
+   * cancellation. `quantized` is left untouched.
    */
   maskInput(quantized: Uint32Array, inbox: EncryptedShare[]): Uint32Array {
     this.expect('shared', 'maskInput');
     const myX = this.xOf.get(this.site)!;
     const received = this.openInbox(inbox, myX);
-    if (received.size + 1 < this.params.threshold) {
-      throw new SecAggAbortError(`only ${received.size + 1} sites (this one included) shared keys, fewer than the threshold of ${this.params.threshold}`);
+    const needed = this.graph!.shareThreshold;
+    if (received.size + 1 < needed) {
+      throw new SecAggAbortError(`only ${received.size + 1} sites (this one included) hold shares of this site's secrets, fewer than the ${needed} needed to recover them`);
     }
     for (const [site, pair] of received) this.held.set(site, pair);
     this.shareHolders = new Set([this.site, ...received.keys()]);
@@ -152,6 +161,7 @@ export class SecAggClient {
       if (share.to !== this.site) throw new SecAggProtocolError(`a key share from site ${share.from} is addressed to ${share.to}, not to this site (${this.site})`);
       const sender = this.roster.get(share.from);
       if (!sender || share.from === this.site) throw new SecAggProtocolError(`a key share claims to come from site ${share.from}, which is not another site of this round's roster`);
+      if (!this.graph!.areNeighbours(this.site, share.from)) throw new SecAggProtocolError(`a key share comes from site ${share.from}, which is not a neighbour of this site (${this.site}) in this round's graph`);
       if (received.has(share.from)) throw new SecAggProtocolError(`site ${share.from} sent more than one key share to this site`);
       const pair = openShares(this.context, sender, this.advertisement, this.cShared.get(share.from)!, share.ciphertext);
       if (pair.x !== myX) throw new SecAggProtocolError(`the key share from site ${share.from} is for x = ${pair.x}, but this site holds x = ${myX}`);
@@ -180,8 +190,13 @@ export class SecAggClient {
       throw new SecAggProtocolError(`refusing to reveal: ${survivors.size} survivors are fewer than the threshold of ${this.params.threshold}`);
     }
     if (!survivors.has(this.site)) throw new SecAggProtocolError(`refusing to reveal: this site (${this.site}) is not listed as a survivor`);
+    // Sites outside this one's neighbourhood are the business of their own neighbours; a
+    // neighbour listed either way must have shared keys here (U2 is one set for everyone).
+    const graph = this.graph!;
     for (const site of [...survivors, ...dropped]) {
-      if (!this.shareHolders.has(site)) throw new SecAggProtocolError(`refusing to reveal: site ${site} did not share keys with this site`);
+      const mine = site === this.site || graph.areNeighbours(this.site, site);
+      if (mine && !this.shareHolders.has(site)) throw new SecAggProtocolError(`refusing to reveal: site ${site} did not share keys with this site`);
+      if (!mine && !graph.has(site)) throw new SecAggProtocolError(`refusing to reveal: site ${site} did not share keys with this site (it is not in this round's roster)`);
     }
     // An unlisted site would leave its masks in the sum: the request is inconsistent, not just partial.
     for (const site of this.shareHolders) {
@@ -190,12 +205,12 @@ export class SecAggClient {
     this.phase = 'revealed';
     const out: RevealedShare[] = [];
     for (const site of request.survivors) {
-      const pair = this.held.get(site)!;
-      out.push({ of: site, kind: 'self', x: pair.x, y: pair.selfSeedShare.slice() });
+      const pair = this.held.get(site);
+      if (pair) out.push({ of: site, kind: 'self', x: pair.x, y: pair.selfSeedShare.slice() });
     }
     for (const site of request.dropped) {
-      const pair = this.held.get(site)!;
-      out.push({ of: site, kind: 'pairwise', x: pair.x, y: pair.sKeyShare.slice() });
+      const pair = this.held.get(site);
+      if (pair) out.push({ of: site, kind: 'pairwise', x: pair.x, y: pair.sKeyShare.slice() });
     }
     return out;
   }

@@ -3,6 +3,7 @@ import { pairwiseSeed, pairwiseSign } from './agreement.js';
 import { SecAggAbortError, SecAggProtocolError } from './errors.js';
 import type { AdvertisedKeys, EncryptedShare, RevealedShare, UnmaskRequest } from './messages.js';
 import { checkContext, checkParams, type SecAggContext, type SecAggParams } from './params.js';
+import { CommunicationGraph } from './graph.js';
 import { applyMasksOpenSSL, type MaskSpec } from './prg.js';
 import { checkRosterSize, compareSites, KEY_BYTES, orderRoster, verifyAdvertisement } from './roster.js';
 import { NONCE_BYTES, SHARE_BYTES } from './share-box.js';
@@ -24,9 +25,10 @@ interface Reveal {
 }
 
 /**
- * The coordinator's side of one secure-aggregation round. It relays keys and encrypted shares,
- * tracks who is still in (U1 roster -> U2 share holders -> U3 survivors), and at the end removes
- * the masks from the sum of the survivors' masked inputs. It never sees an individual update: it
+ * The coordinator's side of one secure-aggregation round. It relays keys and encrypted shares
+ * along the round's communication graph (graph.ts: SecAgg+'s sparse Harary graph, or the full
+ * one), tracks who is still in (U1 roster -> U2 share holders -> U3 survivors), and at the end
+ * removes the masks from the sum of the survivors' masked inputs. It never sees an individual update: it
  * learns each survivor's self-mask seed and each dropped site's pairwise key, never both for one
  * site (each site reveals for one request only and refuses one that lists a site both ways).
  *
@@ -44,6 +46,7 @@ export class SecAggServer {
 
   private readonly advertisements = new Map<string, AdvertisedKeys>();
   private frozenRoster?: { entries: AdvertisedKeys[]; xOf: Map<string, number> };
+  private frozenGraph?: CommunicationGraph;
   private readonly sharesFrom = new Map<string, EncryptedShare[]>();
   private frozenShareHolders?: string[];
   private readonly maskedInputs = new Set<string>();
@@ -74,11 +77,18 @@ export class SecAggServer {
         throw new SecAggAbortError(`only ${this.advertisements.size} sites advertised keys, but secure aggregation needs at least the threshold of ${this.params.threshold}`);
       }
       this.frozenRoster = orderRoster([...this.advertisements.values()]);
+      this.frozenGraph = CommunicationGraph.forRoster(this.context, this.frozenRoster.entries, this.params);
     }
     return [...this.frozenRoster.entries];
   }
 
-  /** One site's encrypted shares: exactly one for each other roster site. */
+  /** The round's communication graph, fixed with the roster (every site derives the same one from it). */
+  graph(): CommunicationGraph {
+    if (!this.frozenGraph) throw new SecAggProtocolError('the communication graph is fixed with the roster, which was not sent out yet');
+    return this.frozenGraph;
+  }
+
+  /** One site's encrypted shares: exactly one for each of its neighbours. */
   addShares(from: string, shares: EncryptedShare[]): void {
     const roster = this.frozenRoster;
     if (!roster) throw new SecAggProtocolError(`key shares from site ${from} arrived before the roster was sent out`);
@@ -89,27 +99,29 @@ export class SecAggServer {
     for (const share of shares) {
       if (share.from !== from) throw new SecAggProtocolError(`site ${from} sent a key share labelled as from site ${share.from}`);
       if (!roster.xOf.has(share.to) || share.to === from) throw new SecAggProtocolError(`site ${from} sent a key share to ${share.to}, which is not another roster site`);
+      if (!this.frozenGraph!.areNeighbours(from, share.to)) throw new SecAggProtocolError(`site ${from} sent a key share to ${share.to}, which is not its neighbour in this round's graph`);
       if (recipients.has(share.to)) throw new SecAggProtocolError(`site ${from} sent two key shares to site ${share.to}`);
       if (!(share.ciphertext instanceof Uint8Array) || share.ciphertext.length < MIN_CIPHERTEXT_BYTES) {
         throw new SecAggProtocolError(`site ${from} sent a malformed key share to site ${share.to}`);
       }
       recipients.add(share.to);
     }
-    const missing = roster.entries.filter((entry) => entry.site !== from && !recipients.has(entry.site)).map((entry) => entry.site);
+    const missing = [...this.frozenGraph!.neighbours(from)].filter((site) => !recipients.has(site));
     if (missing.length > 0) throw new SecAggProtocolError(`site ${from} sent no key share to ${missing.join(', ')}`);
     this.sharesFrom.set(from, shares.map((share) => ({ ...share })));
   }
 
   /**
-   * The shares addressed to `site` from every other share holder. The first call closes share
-   * collection: U2 is then fixed, and aborts the round if it is below the threshold.
+   * The shares addressed to `site` from its neighbours that sent theirs. The first call closes
+   * share collection: U2 is then fixed, and aborts the round if it is below the threshold.
    */
   inboxFor(site: string): EncryptedShare[] {
     const holders = this.closeShareCollection();
     if (!holders.includes(site)) throw new SecAggProtocolError(`site ${site} did not send key shares, so it takes no further part in this round`);
+    const neighbours = this.frozenGraph!.neighbours(site);
     const inbox: EncryptedShare[] = [];
     for (const from of holders) {
-      if (from !== site) inbox.push({ ...this.sharesFrom.get(from)!.find((share) => share.to === site)! });
+      if (neighbours.has(from)) inbox.push({ ...this.sharesFrom.get(from)!.find((share) => share.to === site)! });
     }
     return inbox;
   }
@@ -141,12 +153,33 @@ export class SecAggServer {
           `secure aggregation aborted: only ${survivors.length} of ${holders.length} sites sent masked inputs, but at least ${this.params.threshold} must survive to unmask the sum`,
         );
       }
-      this.request = { survivors, dropped: holders.filter((site) => !this.maskedInputs.has(site)) };
+      const request = { survivors, dropped: holders.filter((site) => !this.maskedInputs.has(site)) };
+      const short = this.unrecoverable(request, new Set(survivors));
+      if (short) throw new SecAggAbortError(`secure aggregation aborted: ${short}`);
+      this.request = request;
     }
     return { survivors: [...this.request.survivors], dropped: [...this.request.dropped] };
   }
 
-  /** A survivor's answer: a self share for every survivor and an s key share for every dropped site. */
+  /**
+   * Why some secret cannot be rebuilt from the shares `answering` sites hold, or null if every one
+   * can: each survivor's self-mask seed (held by it and its neighbours) and each dropped site's key
+   * (held by its neighbours) need graph.shareThreshold answering holders.
+   */
+  private unrecoverable(request: UnmaskRequest, answering: ReadonlySet<string>): string | null {
+    const graph = this.frozenGraph!;
+    const shareHolders = new Set(this.frozenShareHolders);
+    const t = graph.shareThreshold;
+    for (const [sites, kind] of [[request.survivors, 'self-mask seed'], [request.dropped, 'mask key']] as const) {
+      for (const site of sites) {
+        const count = graph.holders(site).filter((holder) => answering.has(holder) && shareHolders.has(holder)).length;
+        if (count < t) return `the ${kind} of site ${site} is held by only ${count} answering sites of its neighbourhood, but ${t} are needed to rebuild it`;
+      }
+    }
+    return null;
+  }
+
+  /** A survivor's answer: a self share of every survivor and an s key share of every dropped site among its share holders. */
   addReveal(from: string, shares: RevealedShare[]): void {
     const request = this.request;
     if (!request) throw new SecAggProtocolError(`site ${from} revealed shares before the unmask request was sent out`);
@@ -154,10 +187,13 @@ export class SecAggServer {
     if (this.reveals.has(from)) throw new SecAggProtocolError(`site ${from} already revealed its shares`);
     if (this.unmasked) throw new SecAggProtocolError(`revealed shares from site ${from} arrived after the sum was unmasked`);
     const x = this.frozenRoster!.xOf.get(from)!;
+    const graph = this.frozenGraph!;
+    const holdsSharesOf = (site: string) => site === from || graph.areNeighbours(from, site);
     const reveal: Reveal = { self: new Map(), pairwise: new Map() };
     for (const share of shares) {
       const expected = request.survivors.includes(share.of) ? 'self' : request.dropped.includes(share.of) ? 'pairwise' : undefined;
       if (!expected) throw new SecAggProtocolError(`site ${from} revealed a share of ${share.of}, which is neither a survivor nor dropped`);
+      if (!holdsSharesOf(share.of)) throw new SecAggProtocolError(`site ${from} revealed a share of ${share.of}, which is not its neighbour in this round's graph`);
       if (share.kind !== expected) throw new SecAggProtocolError(`site ${from} revealed a ${share.kind} share of ${share.of}, which needs a ${expected} share`);
       if (share.x !== x) throw new SecAggProtocolError(`site ${from} revealed a share at x = ${share.x}, but it holds x = ${x}`);
       if (!(share.y instanceof Uint8Array) || share.y.length !== SHARE_BYTES) throw new SecAggProtocolError(`site ${from} revealed a malformed share of ${share.of}`);
@@ -165,32 +201,44 @@ export class SecAggServer {
       if (bucket.has(share.of)) throw new SecAggProtocolError(`site ${from} revealed two shares of ${share.of}`);
       bucket.set(share.of, { x: share.x, y: share.y.slice() });
     }
-    const missing = [...request.survivors.filter((site) => !reveal.self.has(site)), ...request.dropped.filter((site) => !reveal.pairwise.has(site))];
+    const missing = [
+      ...request.survivors.filter((site) => holdsSharesOf(site) && !reveal.self.has(site)),
+      ...request.dropped.filter((site) => holdsSharesOf(site) && !reveal.pairwise.has(site)),
+    ];
     if (missing.length > 0) throw new SecAggProtocolError(`site ${from} revealed no share of ${missing.join(', ')}`);
     this.reveals.set(from, reveal);
   }
 
+  /** At least the round's threshold of survivors answered, and they hold enough shares of every secret. */
   readyToUnmask(): boolean {
-    return this.reveals.size >= this.params.threshold;
+    return this.reveals.size >= this.params.threshold && this.request !== undefined && this.unrecoverable(this.request, new Set(this.reveals.keys())) === null;
   }
 
   /**
    * Removes every mask from `maskedSum`, the modular sum of exactly the survivors' masked inputs,
    * in place, and returns it: then it is exactly the modular sum of their quantized updates.
    * Each survivor's self mask comes off with its reconstructed seed; for each dropped site d its
-   * reconstructed s key gives the seed it shared with each survivor v, and the mask v added for
-   * the pair (sign(v, d)) is subtracted. Masks between two survivors cancelled in the sum already.
+   * reconstructed s key gives the seed it shared with each surviving neighbour v, and the mask v
+   * added for the pair (sign(v, d)) is subtracted. Masks between two survivors cancelled already.
    */
   unmask(maskedSum: Uint32Array): Uint32Array {
     const request = this.request;
     if (!request) throw new SecAggProtocolError('cannot unmask before the unmask request was sent out');
     if (this.unmasked) throw new SecAggProtocolError('the sum of this round was already unmasked');
-    if (!this.readyToUnmask()) {
+    if (this.reveals.size < this.params.threshold) {
       throw new SecAggAbortError(`secure aggregation aborted: only ${this.reveals.size} survivors revealed their shares, but ${this.params.threshold} are needed to unmask the sum`);
     }
-    const t = this.params.threshold;
+    const short = this.unrecoverable(request, new Set(this.reveals.keys()));
+    if (short) throw new SecAggAbortError(`secure aggregation aborted: ${short}`);
+    const graph = this.frozenGraph!;
+    const t = graph.shareThreshold;
     const revealers = [...this.reveals.values()];
-    const sharesOf = (site: string, kind: 'self' | 'pairwise') => revealers.slice(0, t).map((reveal) => reveal[kind].get(site)!);
+    // The first t answering holders' shares (the same rule as before: extra shares are not consulted).
+    const sharesOf = (site: string, kind: 'self' | 'pairwise') =>
+      revealers
+        .map((reveal) => reveal[kind].get(site))
+        .filter((share): share is SecretShare => share !== undefined)
+        .slice(0, t);
     const keysOf = new Map(this.frozenRoster!.entries.map((entry) => [entry.site, entry]));
 
     // Reconstruct and check every key first, so a bad reveal aborts before the sum is touched.
@@ -206,8 +254,10 @@ export class SecAggServer {
 
     this.unmasked = true;
     const masks: MaskSpec[] = selfSeeds.map((seed) => ({ seed, sign: -1 }));
+    const surviving = new Set(request.survivors);
     for (const { site: dropped, sSecretKey } of droppedKeys) {
-      for (const survivor of request.survivors) {
+      for (const survivor of graph.neighbours(dropped)) {
+        if (!surviving.has(survivor)) continue;
         const seed = pairwiseSeed(this.context, dropped, sSecretKey, survivor, keysOf.get(survivor)!.sPublicKey);
         // The survivor added sign(survivor, dropped) * PRG(seed); take exactly that off again.
         masks.push({ seed, sign: pairwiseSign(survivor, dropped) === 1 ? -1 : 1 });

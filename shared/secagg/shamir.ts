@@ -51,12 +51,26 @@ export function splitSecret(secret: Uint8Array, shares: number, threshold: numbe
   if (shares > MAX_SHARES) {
     throw new RangeError(`secure aggregation supports at most ${MAX_SHARES} sites per round (Shamir shares over GF(2^8)), got ${shares}`);
   }
-  checkThreshold(threshold, shares, 'shares');
+  return splitSecretAt(secret, Array.from({ length: shares }, (_, i) => i + 1), threshold);
+}
+
+/**
+ * Splits `secret` into one share at each of the distinct points `xs` (1..255), any `threshold` of
+ * which recover it: in a sparse graph a site's holders are its neighbours, at their roster x.
+ */
+export function splitSecretAt(secret: Uint8Array, xs: readonly number[], threshold: number): SecretShare[] {
+  const seen = new Set<number>();
+  for (const x of xs) {
+    if (!Number.isInteger(x) || x < 1 || x > MAX_SHARES) throw new RangeError(`Shamir share x must be an integer in 1..${MAX_SHARES}, got ${x}`);
+    if (seen.has(x)) throw new RangeError(`duplicate Shamir share point x = ${x}`);
+    seen.add(x);
+  }
+  checkThreshold(threshold, xs.length, 'shares');
   const degree = threshold - 1;
   // Coefficient k (1..degree) of byte j's polynomial is coefficients[j * degree + k - 1].
   const coefficients = randomBytes(secret.length * degree);
   const result: SecretShare[] = [];
-  for (let x = 1; x <= shares; x++) {
+  for (const x of xs) {
     const y = new Uint8Array(secret.length);
     for (let j = 0; j < secret.length; j++) {
       // Horner's rule from the highest coefficient down to the secret byte.

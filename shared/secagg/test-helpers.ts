@@ -1,5 +1,6 @@
 import { loadSodium } from '../crypto/sodium.js';
 import { SecAggClient } from './client.js';
+import type { CommunicationGraph } from './graph.js';
 import type { EncryptedShare, RevealedShare } from './messages.js';
 import type { SecAggContext, SecAggParams } from './params.js';
 import { addModular, quantizeUpdate } from './quantize.js';
@@ -31,6 +32,8 @@ export interface RoundPlan {
   dropAfterShares?: number[];
   /** Survivors that never answer the unmask request. */
   silentAtReveal?: number[];
+  /** More sites that drop after sharing keys, picked once the round's graph is known (by index). */
+  pickDropouts?: (graph: CommunicationGraph, sites: SimulatedSite[]) => number[];
   seed?: number;
 }
 
@@ -89,6 +92,7 @@ export async function runRound(plan: RoundPlan): Promise<RoundResult> {
   // Round 0: advertise keys.
   for (const s of sites) server.addAdvertisement(s.client.advertise());
   const roster = server.roster();
+  for (const i of plan.pickDropouts?.(server.graph(), sites) ?? []) dropAfterShares.add(sites[i].site);
 
   // Round 1: share keys.
   for (const s of sites) {
