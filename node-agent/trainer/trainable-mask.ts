@@ -1,113 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
+import { checkMask, weightSlots, type TrainableMask } from '../../shared/model/trainable-mask.js';
 
 /*
- * Which weights training may change. Methods that fine-tune part of a network (TGD's redundant
- * filters, a truncated backbone's new head, channel scaling's scales) describe the part as one
- * element mask over the model's flat weights in manifest order (`model.weights`, trainable and
- * non-trainable alike: the same layout as the delta a site sends), so one mask means the same
- * thing at the coordinator, on the wire and in the trainer.
- *
- * 1 = the element may change, 0 = it stays bit-identical. For batch-norm moving mean/variance
- * (non-trainable) elements, 0 means the channel's running statistics stay as they were: training
- * mode updates them from every batch, which would silently move a "frozen" channel's output.
+ * The mask itself (what may change, built by layer and channel) lives in shared/model, so the
+ * coordinator can compute one (TGD's masks from the base model) and the agent check it; this file
+ * is the trainer's side: keeping frozen elements frozen while it trains.
  */
-export interface TrainableMask {
-  /** One byte per element of the flat weights (manifest order); 1 trainable, 0 frozen. */
-  readonly elements: Uint8Array;
-}
-
-/** A model's weight tensors with their offsets in the flat manifest-order vector. */
-export interface WeightSlot {
-  index: number;
-  name: string;
-  shape: number[];
-  offset: number;
-  size: number;
-  trainable: boolean;
-}
-
-/** Where each of `model.weights` lies in the flat vector, and whether tfjs trains it. */
-export function weightSlots(model: tf.LayersModel): WeightSlot[] {
-  const trainable = new Set(model.trainableWeights);
-  let offset = 0;
-  return model.weights.map((w, index) => {
-    const size = w.shape.reduce((a: number, b) => a * (b ?? 1), 1);
-    const slot = { index, name: w.originalName ?? w.name, shape: [...w.shape] as number[], offset, size, trainable: trainable.has(w) };
-    offset += size;
-    return slot;
-  });
-}
-
-/** Number of elements in the model's flat weights. */
-export function flatSize(model: tf.LayersModel): number {
-  return model.weights.reduce((n, w) => n + w.shape.reduce((a: number, b) => a * (b ?? 1), 1), 0);
-}
-
-/**
- * Builds masks by name: start frozen (or open), then open whole layers or single output channels.
- * A layer's output channel is the last axis of its kernel and the only axis of its bias, batch-norm
- * gamma/beta and moving statistics, so "channel c of layer L" names one filter with everything
- * that belongs to it.
- */
-export class TrainableMaskBuilder {
-  private readonly slotOf: Map<tf.LayerVariable, WeightSlot>;
-  private readonly elements: Uint8Array;
-
-  constructor(private readonly model: tf.LayersModel, initial: 0 | 1 = 0) {
-    const slots = weightSlots(model);
-    this.slotOf = new Map(model.weights.map((w, i) => [w, slots[i]!]));
-    this.elements = new Uint8Array(flatSize(model)).fill(initial);
-  }
-
-  /** Weight tensors of the layer called `layerName`. */
-  private layerSlots(layerName: string): WeightSlot[] {
-    const layer = this.model.layers.find((l) => l.name === layerName);
-    if (!layer || layer.weights.length === 0) {
-      const named = this.model.layers.filter((l) => l.weights.length > 0).map((l) => l.name);
-      throw new Error(`the model has no layer "${layerName}" with weights; layers with weights: ${named.join(', ')}`);
-    }
-    return layer.weights.map((w) => this.slotOf.get(w)!);
-  }
-
-  /** Every weight of the layer (kernel, bias, gamma, beta, moving statistics) may change or not. */
-  setLayer(layerName: string, value: 0 | 1): this {
-    for (const s of this.layerSlots(layerName)) this.elements.fill(value, s.offset, s.offset + s.size);
-    return this;
-  }
-
-  /** Output channels `channels` of the layer (kernel slice, bias, gamma, beta, moving statistics). */
-  setOutputChannels(layerName: string, channels: Iterable<number>, value: 0 | 1): this {
-    const list = [...channels];
-    for (const s of this.layerSlots(layerName)) {
-      const out = s.shape[s.shape.length - 1]!;
-      for (const c of list) {
-        if (!Number.isInteger(c) || c < 0 || c >= out) throw new Error(`channel ${c} is outside 0..${out - 1} of ${s.name}`);
-        for (let i = c; i < s.size; i += out) this.elements[s.offset + i] = value;
-      }
-    }
-    return this;
-  }
-
-  build(): TrainableMask {
-    return { elements: this.elements.slice() };
-  }
-}
-
-/** Throws a clear error unless `mask` fits `model`'s flat weights and holds only 0s and 1s. */
-export function checkMask(model: tf.LayersModel, mask: TrainableMask): void {
-  const n = flatSize(model);
-  if (mask.elements.length !== n) throw new Error(`the trainable mask has ${mask.elements.length} elements, the model's weights ${n}; the mask was made for another architecture`);
-  for (let i = 0; i < n; i++) {
-    if (mask.elements[i]! > 1) throw new Error(`the trainable mask holds ${mask.elements[i]} at element ${i}; only 0 (frozen) and 1 (trainable) are allowed`);
-  }
-}
-
-/** Elements of the mask that may change. */
-export function countTrainable(mask: TrainableMask): number {
-  let n = 0;
-  for (const v of mask.elements) n += v;
-  return n;
-}
+export {
+  checkMask, countTrainable, flatSize, TrainableMaskBuilder, weightSlots, type TrainableMask, type WeightSlot,
+} from '../../shared/model/trainable-mask.js';
 
 interface VariableGuard {
   variable: tf.Variable;

@@ -16,3 +16,8 @@ export { registerWasmGradients, WASM_GRADIENT_KERNELS } from './wasm-gradients.j
 export { registerWasmFastKernels } from './wasm-fast-kernels.js';
 export { registerBatchNormGradient } from './batchnorm-gradient.js';
 export { denoisingMetrics, evaluateTask, MASK_THRESHOLD, multiLabelMetrics, predictOutputs, segmentationMetrics, taskMetrics } from './task-metrics.js';
+export { kernelSparsityEntropy, minMaxNormalise, type KseOptions, type KseScores } from './kse.js';
+export { planTgd, type ConsumerScores, type TgdOptions, type TgdPlan } from './tgd-masks.js';
+export {
+  checkMask, countTrainable, decodeMask, encodeMask, flatSize, TrainableMaskBuilder, weightSlots, type TrainableMask, type WeightSlot,
+} from './trainable-mask.js';
