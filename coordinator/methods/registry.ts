@@ -1,6 +1,7 @@
 import { resolveDeclaredParameters } from '../../shared/config/index.js';
 import { ConfigError } from '../../shared/wire/index.js';
 import type { MethodDefinition } from './method.js';
+import { tgd } from './tgd.js';
 
 /** Plain local training of every weight; the foundation's method. */
 const fedavg: MethodDefinition = {
@@ -11,7 +12,7 @@ const fedavg: MethodDefinition = {
 };
 
 /** Every method `round start --method` and `demo --method` can name. Methods register here. */
-export const METHODS: MethodDefinition[] = [fedavg];
+export const METHODS: MethodDefinition[] = [fedavg, tgd];
 
 export function methodNames(): string[] {
   return METHODS.map((m) => m.name);

@@ -26,6 +26,7 @@ describe('checkTask', () => {
   it('refuses a method the site does not accept (names compared without case)', () => {
     expect(checkTask(strict, { ...task, method: 'tgd' }, roomy)).toBe('site policy accepts only methods fedavg, fedprox; this task uses tgd');
     expect(checkTask(strict, { ...task, method: 'FedProx' }, roomy)).toBeNull();
+    expect(checkTask({ ...strict, methods: ['fedavg', 'tgd'] }, { ...task, method: 'tgd' }, roomy)).toBeNull();
   });
 
   it('holds an evaluation task to the method list and the size limit only: it sends no update to protect', () => {

@@ -4,12 +4,14 @@ import { predictProbabilities } from '../../shared/model/predict.js';
 import type { Task } from '../../shared/wire/index.js';
 import type { DownloadedModel } from '../connection/coordinator-client.js';
 import { trainModel } from './local-trainer.js';
+import { tgdMaskOf } from './tgd-task.js';
 import { DENOISING_LOSSES, type DenoisingLoss } from './task-loss.js';
 import type { Trainer, TrainingOutcome, TrainingProgress, ValidationScores } from './trainer.js';
 
 /** Real local training with TensorFlow.js on the site's own images. */
 export class TfjsTrainer implements Trainer {
   readonly backend: string;
+  readonly methods: readonly string[] = ['fedavg', 'tgd'];
 
   constructor(private readonly data: SiteData, backend: BackendReport) {
     this.backend = backend.name;
@@ -55,6 +57,8 @@ export class TfjsTrainer implements Trainer {
         learningRate: task.learningRate,
         seed: task.seed,
         proximalMu: task.proximalMu,
+        // TGD: only the filters the coordinator's KSE scores call redundant train.
+        trainableMask: tgdMaskOf(task, net),
         signal,
         onProgress: (p) => {
           if (p.batch === p.batches || p.batch % 10 === 0) onProgress({ phase: 'training', epoch: p.batch === p.batches ? p.epoch : p.epoch - 1, epochs: p.epochs, loss: p.loss });
