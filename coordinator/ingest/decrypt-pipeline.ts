@@ -1,7 +1,7 @@
 import type { Worker } from 'node:worker_threads';
 import { spawnModuleWorker } from '../../shared/runtime/module-worker.js';
 import { CHUNK_BYTES, InvalidUpdateError, StateCorruptError, type TensorSpec } from '../../shared/wire/index.js';
-import type { FromDecryptWorker, ToDecryptWorker } from './decrypt-worker.js';
+import type { FromDecryptWorker, PlainTarget, ToDecryptWorker } from './decrypt-worker.js';
 
 /** Chunks of one upload in the worker's queue at once: bounds memory at DEPTH x chunk size per upload. */
 const DEPTH = 8;
@@ -86,10 +86,10 @@ export class DecryptJob {
   private done: ((r: DecryptedUpload) => void) | null = null;
   private closed = false;
 
-  constructor(options: { key: Uint8Array; digest: Uint8Array; who: string; path: string; tensors: readonly TensorSpec[] | null }) {
+  constructor(options: { key: Uint8Array; digest: Uint8Array; who: string; target: PlainTarget; tensors: readonly TensorSpec[] | null }) {
     const w = worker();
     this.id = w.open((m) => this.receive(m));
-    w.post({ type: 'begin', id: this.id, key: options.key, digest: options.digest, who: options.who, path: options.path, tensors: options.tensors ? [...options.tensors] : null});
+    w.post({ type: 'begin', id: this.id, key: options.key, digest: options.digest, who: options.who, target: options.target, tensors: options.tensors ? [...options.tensors] : null });
   }
 
   private receive(m: FromDecryptWorker): void {

@@ -6,7 +6,8 @@ import { FiniteScan } from './finite-scan.js';
 
 /*
  * The ingest worker: decrypts sealed update chunks, scans them for NaN/Inf, and writes the
- * plaintext to the upload's spool file, off the coordinator's event loop. Decryption allocates a
+ * plaintext to the upload's staging segments in shared memory (staging.ts) or, when those are
+ * full, to its spool file, off the coordinator's event loop. Decryption allocates a
  * buffer per chunk; here its garbage collection runs beside the event loop instead of stalling it.
  */
 
@@ -16,7 +17,7 @@ import { FiniteScan } from './finite-scan.js';
  * was measured slower here: V8 copies into a SharedArrayBuffer byte by byte.)
  */
 export type ToDecryptWorker =
-  | { type: 'begin'; id: number; key: Uint8Array; digest: Uint8Array; who: string; path: string; tensors: TensorSpec[] | null }
+  | { type: 'begin'; id: number; key: Uint8Array; digest: Uint8Array; who: string; target: PlainTarget; tensors: TensorSpec[] | null }
   | { type: 'chunk'; id: number; buffer: ArrayBuffer; offset: number; length: number; lent?: boolean }
   | { type: 'final'; id: number; buffer: ArrayBuffer; length: number }
   | { type: 'end'; id: number };
@@ -26,12 +27,35 @@ export type FromDecryptWorker =
   | { type: 'failed'; id: number; message: string; invalid: boolean }
   | { type: 'finished'; id: number; report: Uint8Array; tagChain: Uint8Array; chunks: number; bytes: number; problem: string | null; l2Norm: number };
 
+/** Where an upload's plaintext goes: shared segments of `segmentBytes` each, or a spool file. */
+export type PlainTarget = { segments: SharedArrayBuffer[]; segmentBytes: number } | { path: string };
+
 interface Job {
   decryptor: ChunkDecryptor;
   fd: number | null;
+  segments: Uint8Array[] | null;
+  segmentBytes: number;
   position: number;
   scan: FiniteScan | null;
   failed: boolean;
+}
+
+/** Copies a decrypted chunk into the job's segments at its position (a chunk may straddle two). */
+function stage(job: Job, plain: Uint8Array): void {
+  const segments = job.segments!;
+  if (job.position + plain.byteLength > segments.length * job.segmentBytes) {
+    // The event loop checks the byte count before it hands a chunk over; this is the backstop.
+    throw new Error(`an upload overran its ${segments.length * job.segmentBytes} staging bytes`);
+  }
+  let done = 0;
+  while (done < plain.byteLength) {
+    const at = job.position + done;
+    const segment = segments[Math.floor(at / job.segmentBytes)]!;
+    const within = at % job.segmentBytes;
+    const n = Math.min(plain.byteLength - done, job.segmentBytes - within);
+    segment.set(plain.subarray(done, done + n), within);
+    done += n;
+  }
 }
 
 function run(port: NonNullable<typeof parentPort>): void {
@@ -52,10 +76,19 @@ function run(port: NonNullable<typeof parentPort>): void {
   };
   port.on('message', (m: ToDecryptWorker) => {
     if (m.type === 'begin') {
-      const job: Job = { decryptor: new ChunkDecryptor(m.key, m.digest, m.who), fd: null, position: 0, scan: m.tensors ? new FiniteScan(m.tensors) : null, failed: false };
+      const staged = 'segments' in m.target ? m.target : null;
+      const job: Job = {
+        decryptor: new ChunkDecryptor(m.key, m.digest, m.who),
+        fd: null,
+        segments: staged ? staged.segments.map((segment) => new Uint8Array(segment)) : null,
+        segmentBytes: staged?.segmentBytes ?? 0,
+        position: 0,
+        scan: m.tensors ? new FiniteScan(m.tensors) : null,
+        failed: false,
+      };
       jobs.set(m.id, job);
       try {
-        job.fd = openSync(m.path, 'w', 0o600);
+        if ('path' in m.target) job.fd = openSync(m.target.path, 'w', 0o600);
       } catch (err) {
         fail(m.id, job, err);
       }
@@ -73,7 +106,8 @@ function run(port: NonNullable<typeof parentPort>): void {
       if (m.type === 'chunk') {
         const plain = job.decryptor.open(ciphertext, false);
         job.scan?.feed(plain);
-        writeSync(job.fd!, plain, 0, plain.byteLength, job.position);
+        if (job.segments) stage(job, plain);
+        else writeSync(job.fd!, plain, 0, plain.byteLength, job.position);
         job.position += plain.byteLength;
       } else {
         const report = job.decryptor.open(ciphertext, true);

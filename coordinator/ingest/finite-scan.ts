@@ -1,10 +1,13 @@
 import type { TensorSpec } from '../../shared/wire/index.js';
+import { addSquares } from './squares-kernel.js';
 
 /**
  * Where unaligned chunks are copied to be read as float32 (every gRPC data chunk is unaligned: it
  * sits 9 bytes into its message). One for all scans: `feed` is synchronous, so they never overlap.
  */
 let alignedScratch = new Float32Array(0);
+/** The four running sums of one `feed`. */
+const laneSums = new Float64Array(4);
 
 /**
  * Scans a float32 byte stream as it arrives, whatever the chunk boundaries: finds the first
@@ -36,25 +39,31 @@ export class FiniteScan {
       new Uint8Array(values.buffer, 0, whole).set(data.subarray(0, whole));
     }
     // Four running sums: one would make every add wait for the previous one (~4x slower).
-    // NaN or Infinity anywhere still makes the total non-finite.
-    let s0 = 0;
-    let s1 = 0;
-    let s2 = 0;
-    let s3 = 0;
+    // NaN or Infinity anywhere still makes the total non-finite. The SIMD kernel keeps the same
+    // four sums in the same order (squares-kernel.ts), so the norm is the same either way.
     const n = values.length;
     const n4 = n - (n % 4);
-    for (let i = 0; i < n4; i += 4) {
-      const a = values[i]!;
-      const b = values[i + 1]!;
-      const c = values[i + 2]!;
-      const d = values[i + 3]!;
-      s0 += a * a;
-      s1 += b * b;
-      s2 += c * c;
-      s3 += d * d;
+    const lanes = laneSums.fill(0);
+    if (!addSquares(values.subarray(0, n4), lanes)) {
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      for (let i = 0; i < n4; i += 4) {
+        const a = values[i]!;
+        const b = values[i + 1]!;
+        const c = values[i + 2]!;
+        const d = values[i + 3]!;
+        s0 += a * a;
+        s1 += b * b;
+        s2 += c * c;
+        s3 += d * d;
+      }
+      lanes.set([s0, s1, s2, s3]);
     }
+    let s0 = lanes[0]!;
     for (let i = n4; i < n; i++) s0 += values[i]! * values[i]!;
-    const squares = s0 + s1 + s2 + s3;
+    const squares = s0 + lanes[1]! + lanes[2]! + lanes[3]!;
     if (!Number.isFinite(squares) && this.firstBad === null) {
       for (let i = 0; i < values.length; i++) {
         if (!Number.isFinite(values[i]!)) {

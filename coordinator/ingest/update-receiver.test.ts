@@ -5,6 +5,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SEALING_SCHEME, UpdateSealer, generateIdentity, loadSodium, type Identity } from '../../shared/crypto/index.js';
 import * as grpc from '@grpc/grpc-js';
 import { TENSOR_FORMAT_VERSION, TruncatedStreamError, isRetryable, layoutTensors, type UpdateChunk, type UpdateHeader } from '../../shared/wire/index.js';
+import { StagingPool } from './staging.js';
 import { UpdateReceiver, type IngestKeys, type UploadGate } from './update-receiver.js';
 
 const { specs, totalBytes } = layoutTensors([{ name: 'w', shape: [4], dtype: 'float32' }]);
@@ -110,5 +111,73 @@ describe('UpdateReceiver admission', () => {
     const secondRound = new UpdateReceiver(gate(accepted), keys, await spoolDir(), 1, 30_000, 1);
     await secondRound.receive(upload('b', log));
     expect(accepted).toEqual(['a', 'b', 'b']);
+  });
+});
+
+describe('UpdateReceiver staging', () => {
+  /** A sealed upload of `values`, in chunks of `chunkValues`, optionally with one ciphertext byte flipped. */
+  function sealedUpload(site: string, values: Float32Array, chunkValues: number, flipChunk = -1): AsyncIterable<UpdateChunk> {
+    const layout = layoutTensors([{ name: 'w', shape: [values.length], dtype: 'float32' }]);
+    const binding = { federation: 'f', round: 1, taskId: 't', site, sessionId: 's', baseVersion: 1, numExamples: 1, tensors: layout.specs, totalBytes: layout.totalBytes, kind: 'delta', formatVersion: TENSOR_FORMAT_VERSION };
+    const sealer = new UpdateSealer(sites.get(site)!, coordinator.signPublicKey, binding);
+    const header: UpdateHeader = { ...binding, scheme: SEALING_SCHEME, sealedKey: sealer.sealedKey, headerSignature: sealer.headerSignature };
+    const bytes = Buffer.from(values.buffer, values.byteOffset, values.byteLength);
+    return (async function* () {
+      yield { body: 'header', header };
+      for (let i = 0, at = 0; at < bytes.length; i++, at += chunkValues * 4) {
+        const sealed = Buffer.from(sealer.seal(bytes.subarray(at, at + chunkValues * 4)));
+        if (i === flipChunk) sealed[3] ^= 1;
+        yield { body: 'data', data: sealed };
+      }
+      const end = sealer.finish(Buffer.from(JSON.stringify({ metrics: {}, trainLoss: 0, epochs: 1, seconds: 0 })));
+      yield { body: 'trailer', trailer: { sha256: '', metrics: {}, trainLoss: 0, epochs: 0, seconds: 0, sealedFinal: end.ciphertext, signature: end.signature, chunks: end.chunks } };
+    })();
+  }
+
+  /** A gate that copies out what the round would fold, segment by segment. */
+  function copyingGate(expectedValues: number, folded: Float32Array[]): UploadGate {
+    const { specs: expected } = layoutTensors([{ name: 'w', shape: [expectedValues], dtype: 'float32' }]);
+    return {
+      admit: () => ({
+        expected,
+        maxNorm: null,
+        kind: 'delta',
+        release: () => undefined,
+        accept: async (u) => {
+          const out = new Float32Array(expectedValues);
+          for await (const segment of u.segments()) out.set(segment.values, segment.offset);
+          folded.push(out);
+        },
+      }),
+    };
+  }
+
+  // 1.5 M values: 6 MiB, so two 4 MiB staging segments, with a chunk straddling their boundary.
+  const values = Float32Array.from({ length: 1_500_000 }, (_, i) => Math.sin(i) * (1 + (i % 5)));
+
+  it('hands the round exactly the bytes sent, from memory while the budget has room and from a spool file beyond it', async () => {
+    for (const budget of [128 << 20, 4 << 20]) {
+      const folded: Float32Array[] = [];
+      const pool = new StagingPool(budget);
+      const dir = await spoolDir();
+      const receiver = new UpdateReceiver(copyingGate(values.length, folded), keys, dir, 8, 30_000, 64, pool);
+      await receiver.receive(sealedUpload('a', values, 300_000));
+      expect(Buffer.from(folded[0]!.buffer).equals(Buffer.from(values.buffer))).toBe(true);
+      // In memory: the pool holds the two segments for the next upload; beyond the budget: none.
+      expect(pool.heldBytes).toBe(budget > 4 << 20 ? 8 << 20 : 0);
+    }
+  });
+
+  it('reuses the same staging memory for upload after upload, refused or accepted, and a refused one reaches nothing', async () => {
+    const folded: Float32Array[] = [];
+    const pool = new StagingPool();
+    const receiver = new UpdateReceiver(copyingGate(values.length, folded), keys, await spoolDir(), 8, 30_000, 64, pool);
+    await expect(receiver.receive(sealedUpload('a', values, 262_144, 2))).rejects.toThrow(/chunk 2 fails authentication/);
+    const other = values.map((v) => -v);
+    await receiver.receive(sealedUpload('b', other, 262_144));
+    await expect(receiver.receive(sealedUpload('a', values, 262_144, 5))).rejects.toThrow(/fails authentication/);
+    expect(folded).toHaveLength(1);
+    expect(Buffer.from(folded[0]!.buffer).equals(Buffer.from(other.buffer))).toBe(true);
+    expect(pool.heldBytes).toBe(8 << 20);
   });
 });

@@ -15,6 +15,7 @@ import {
 import type { UpdateSegment } from '../aggregation/index.js';
 import { DecryptJob, type DecryptedUpload } from './decrypt-pipeline.js';
 import { SpoolFile } from './spool.js';
+import { STAGING_SEGMENT_BYTES, StagingPool, type StagedUpdate } from './staging.js';
 
 /** An update that passed every check at the edge, ready to be folded into a round. */
 export interface VerifiedUpdate {
@@ -142,8 +143,9 @@ class Slots {
 
 /**
  * The edge for uploads: reads one UploadUpdate stream (header, data chunks, trailer), checks the
- * round binding, layout, byte count, checksum and that every value is finite, spooling the bytes
- * to disk meanwhile. Only an update that passed all of that is handed to the round.
+ * round binding, layout, byte count, checksum and that every value is finite, staging the bytes
+ * in memory (staging.ts) or a spool file meanwhile. Only an update that passed all of that is
+ * handed to the round.
  */
 export class UpdateReceiver {
   private readonly slots: Slots;
@@ -157,6 +159,7 @@ export class UpdateReceiver {
     uploadSlots = DEFAULT_UPLOAD_SLOTS,
     private readonly stallMs = UPLOAD_STALL_MS,
     private readonly waitingUploads = DEFAULT_WAITING_UPLOADS,
+    private readonly staging = new StagingPool(),
   ) {
     this.slots = new Slots(uploadSlots);
     this.slotCount = Math.max(1, uploadSlots);
@@ -206,13 +209,17 @@ export class UpdateReceiver {
     const opener = new UpdateOpener(this.keys.coordinator, siteKey, header, new Uint8Array(header.sealedKey), new Uint8Array(header.headerSignature));
     const admitted = this.gate.admit(header);
     let spool: SpoolFile | null = null;
+    let staged: StagedUpdate | null = null;
     let job: DecryptJob | null = null;
     let accepted = false;
     try {
       checkHeader(header, admitted);
-      spool = await SpoolFile.reserve(this.spoolDir, `r${header.round}-${header.site}`);
-      // Decryption, the finite scan and spooling run on the ingest worker; this loop only reads.
-      job = new DecryptJob({ ...opener.secret, who, path: spool.path, tensors: admitted.kind === 'delta' ? admitted.expected : null });
+      // The plaintext waits in shared memory while the staging budget has room, else in a spool file.
+      staged = header.totalBytes % 4 === 0 ? this.staging.reserve(header.totalBytes) : null;
+      if (!staged) spool = await SpoolFile.reserve(this.spoolDir, `r${header.round}-${header.site}`);
+      const target = staged ? { segments: [...staged.segments], segmentBytes: STAGING_SEGMENT_BYTES } : { path: spool!.path };
+      // Decryption, the finite scan and staging run on the ingest worker; this loop only reads.
+      job = new DecryptJob({ ...opener.secret, who, target, tensors: admitted.kind === 'delta' ? admitted.expected : null });
       let received = 0;
       let chunks = 0;
       let result: DecryptedUpload | null = null;
@@ -253,15 +260,15 @@ export class UpdateReceiver {
       if (admitted.kind === 'delta' && admitted.maxNorm !== null && l2Norm > admitted.maxNorm) {
         throw new InvalidUpdateError(`${who} has L2 norm ${l2Norm.toPrecision(4)}, above the federation's bound of ${admitted.maxNorm}`);
       }
-      await spool.close();
+      await spool?.close();
       freeSlot();
-      const ready = spool;
+      const ready = staged ?? spool!;
       await admitted.accept({
         header,
         report,
         bytes: received,
         l2Norm,
-        segments: () => ready.segments(),
+        segments: () => ('values' in ready ? ready.values() : ready.segments()),
       });
       accepted = true;
       return { accepted: true, round: header.round, bytes: received, message: `update from ${header.site} accepted for round ${header.round}` };
@@ -271,6 +278,9 @@ export class UpdateReceiver {
     } finally {
       job?.close();
       await spool?.discard();
+      // Safe even if chunks of a failed upload are still queued in the worker: it takes messages
+      // in order, so the next upload that gets these segments overwrites whatever they write.
+      staged?.release();
     }
   }
 }
