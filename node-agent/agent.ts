@@ -12,6 +12,7 @@ import { definedMetrics } from './report-metrics.js';
 import { Safeguards } from './safeguards.js';
 import { EVALUATE_METHOD, evaluationUnavailable, runEvaluationTask } from './tasks/evaluation-task.js';
 import { SecureRound } from './tasks/secure-round.js';
+import { DISTILL_METHOD, distillOutcome } from './tasks/distill-task.js';
 import { methodUnavailable, type Trainer, type TrainingOutcome } from './trainer/trainer.js';
 
 export interface AgentOptions {
@@ -57,6 +58,8 @@ export interface AgentOptions {
   nats?: NatsSettings;
   /** Heartbeat period on NATS (tests shorten it; default HEARTBEAT_MS). */
   natsHeartbeatMs?: number;
+  /** Where distillation's downloads (transfer set, aggregates) are cached by SHA-256; absent: not cached on disk. */
+  blobCacheDir?: string;
 }
 
 /** A refusal that retrying cannot fix (the site is not on the list, protocol mismatch). */
@@ -314,13 +317,15 @@ export class NodeAgent {
       }
       if (this.options.taskSlot) release = await this.options.taskSlot(task, signal);
       const model = await this.fetchModel(task, signal);
-      const outcome = await this.options.trainer.train(
-        model,
-        task,
-        // Progress travels in the clear on the session: epochs only. The loss goes in the sealed report.
-        (p) => this.progress(task, p.phase, { epoch: p.epoch, epochs: p.epochs }),
-        signal,
-      );
+      // Progress travels in the clear on the session: epochs only. The loss goes in the sealed report.
+      const onProgress = (p: { phase: string; epoch: number; epochs: number }) => this.progress(task, p.phase, { epoch: p.epoch, epochs: p.epochs });
+      const outcome =
+        task.method.toLowerCase() === DISTILL_METHOD
+          ? await distillOutcome(task, model, onProgress, signal, {
+              site: this.options.site, client: this.client, trainer: this.options.trainer, liveSession: this.liveSession, cacheDir: this.options.blobCacheDir,
+              progress: (phase, fields) => this.progress(task, phase, fields), log: this.log, random: this.options.random ?? Math.random,
+            })
+          : await this.options.trainer.train(model, task, onProgress, signal);
       const dp = await this.safeguards.privatize(task, outcome.delta);
       let payload: Uint8Array = new Uint8Array(outcome.delta.buffer, outcome.delta.byteOffset, outcome.delta.byteLength);
       if (secure) {
@@ -329,7 +334,7 @@ export class NodeAgent {
         payload = new Uint8Array(masked.buffer, masked.byteOffset, masked.byteLength);
       }
       const kind = secure ? 'masked-update' : 'update';
-      await this.upload(task, model, outcome, payload, secure ? 'masked' : 'delta', signal, (sealed) =>
+      await this.upload(task, model, outcome, payload, secure ? 'masked' : outcome.kind ?? 'delta', signal, (sealed) =>
         this.safeguards.audit({ federation: task.federation, round: task.round, kind, bytes: sealed.bytes, sha256: sealed.sha256, dp }),
       );
       release?.();
@@ -384,7 +389,7 @@ export class NodeAgent {
     model: DownloadedModel,
     outcome: TrainingOutcome,
     payload: Uint8Array,
-    kind: 'delta' | 'masked',
+    kind: 'delta' | 'masked' | 'soft-labels',
     signal: AbortSignal,
     record: (sealed: { sha256: string; bytes: number }) => Promise<void>,
   ) {
@@ -402,7 +407,8 @@ export class NodeAgent {
             sessionId,
             baseVersion: model.version,
             numExamples: outcome.numExamples,
-            tensors: model.header.tensors,
+            // A soft-label outcome says its own layout; a weight update has the model's.
+            tensors: outcome.tensors ?? model.header.tensors,
             kind,
           },
           payload,

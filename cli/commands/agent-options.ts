@@ -22,6 +22,7 @@ export interface AgentSettingFlags {
   identity?: string;
   coordinatorKey?: string;
   policy?: string;
+  localModel?: string;
   state?: string;
   maxAttempts?: number;
   nats?: string;
@@ -54,6 +55,8 @@ export interface AgentRunOptions {
   identity: string;
   coordinatorKey: string;
   policy?: string;
+  /** Federated distillation: the site's own model (zoo architecture or TF.js model folder); absent: a copy of the global model. */
+  localModel?: string;
   state: string;
   maxAttempts: number;
   nats?: NatsSettings;
@@ -86,6 +89,7 @@ export function agentSettingOptions(command: Command): Command {
       .option('--identity <file>', "this site's private key (from `medley keys generate`; mode 600) (required: here, MEDLEY_IDENTITY or `identity` in --config)")
       .option('--coordinator-key <key|file>', "the coordinator's public key (ed25519:… or its coordinator.key.pub): the only coordinator this agent trusts (required: here, MEDLEY_COORDINATOR_KEY or `coordinatorKey` in --config)")
       .option('--policy <file>', "the hospital's site policy (YAML): methods, DP minimums, secure aggregation, model size; without it any task is accepted")
+      .option('--local-model <arch|dir>', 'federated distillation (--method distill): this site\'s own model, a zoo architecture (cnn-small, resnet-mini, unet) or a folder with a TF.js model.json; kept in STATE/local-model across rounds (default: a copy of the global model)')
       .option('--state <dir>', `the agent's own folder: privacy ledger and audit log (default: ${AGENT_DEFAULTS.state})`)
       .option('--data <source>', `local training data, ${DATA_HELP} (default: ${AGENT_DEFAULTS.data.source})`)
       .option('--shard <i/n>', `this site's share when one file is split across n sites (1-based) (default: ${AGENT_DEFAULTS.data.shard})`)
@@ -166,6 +170,7 @@ export function resolveAgentSettings(flags: AgentSettingFlags, file?: AgentConfi
     identity: flags.identity ?? values.identity!,
     coordinatorKey,
     policy: flags.policy ?? values.policy,
+    localModel: flags.localModel ?? values.localModel,
     state: flags.state ?? values.state ?? AGENT_DEFAULTS.state,
     maxAttempts: flags.maxAttempts ?? values.maxAttempts ?? AGENT_DEFAULTS.maxAttempts,
     ...(nats ? { nats } : {}),

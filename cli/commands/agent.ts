@@ -14,7 +14,7 @@ import { agentSettingOptions, loadAgentSettings, resolveAgentOptions, type Agent
 
 const AGENT_CONFIG_HELP = `
 Configuration file (--config): the settings above as YAML keys (coordinator, name, identity,
-coordinatorKey, state, policy, maxAttempts, logFormat, nats: {url, user, passwordFile, nkeyFile,
+coordinatorKey, state, policy, localModel, maxAttempts, logFormat, nats: {url, user, passwordFile, nkeyFile,
 credsFile}) and a data: section (source, labels, window, size, shard, partition, seed, count) taking
 the same forms as the flags. Each key is also an environment variable: MEDLEY_ + the key path in
 SCREAMING_SNAKE (MEDLEY_COORDINATOR, MEDLEY_NATS_URL, MEDLEY_DATA_SOURCE, ...). A flag given on the
@@ -52,14 +52,14 @@ export function registerAgent(program: Command): void {
         const data = await readSiteData({ ...opts.data, cacheDir: join(opts.state, 'data-cache') }, { log: (m) => log(`data: ${m}`) });
         const backend = await selectBackend({ log });
         log(`data: ${data.source}: ${data.train.count} training, ${data.val.count} validation images`);
-        trainer = new TfjsTrainer(data, backend);
+        trainer = new TfjsTrainer(data, backend, { localModel: opts.localModel, stateDir: opts.state, site: opts.name });
       } else {
         throw new Error(`--trainer ${opts.trainer}: use tfjs or fixed-step`);
       }
       const controller = new AbortController();
       process.once('SIGINT', () => controller.abort(new Error('SIGINT')));
       process.once('SIGTERM', () => controller.abort(new Error('SIGTERM')));
-      const node = new NodeAgent({ coordinator: opts.coordinator, site: opts.name, trainer, identity, coordinatorKey, safeguards, log, signal: controller.signal, maxAttempts: opts.maxAttempts, nats: opts.nats });
+      const node = new NodeAgent({ coordinator: opts.coordinator, site: opts.name, trainer, identity, coordinatorKey, safeguards, log, signal: controller.signal, maxAttempts: opts.maxAttempts, nats: opts.nats, blobCacheDir: join(opts.state, 'distill-cache') });
       try {
         await node.run();
       } catch (err) {

@@ -79,8 +79,10 @@ export function registerCoordinator(program: Command): void {
     .option('--nats-creds <file>', 'a NATS .creds file (user JWT and NKEY seed)')
     .option('--http <host:port>', 'serve the dashboard and /metrics on this address (off when absent)', hostPort)
     .option('--log-format <text|json>', `log lines as text or one JSON object a line (default: ${SERVE_DEFAULTS.logFormat})`, logFormat)
+    .option('--transfer-set <synthetic|FILE.npz[:split]>', 'federated distillation (--method distill): the public, unlabelled images sites label and the student trains on; a MedMNIST .npz takes its val split unless :train or :test is named (flag only)')
+    .option('--transfer-count <n>', 'images taken from --transfer-set (default 500)', positiveInt)
     .addHelpText('after', SERVE_CONFIG_HELP)
-    .action(async (flags: ServeFlags) => {
+    .action(async (flags: ServeFlags & { transferSet?: string; transferCount?: number }) => {
       const opts = resolveServeOptions(flags, await loadServeSettings(flags.config));
       // Shadows the module's text writer: serve logs in the format asked for (--log-format).
       const log = createLogger({ format: opts.logFormat, role: 'coordinator' });
@@ -93,7 +95,12 @@ export function registerCoordinator(program: Command): void {
         log(`held-out evaluation on ${heldOut.count} images from ${opts.evalData}`);
         evaluator = await createHeldOutEvaluator(heldOut, log);
       }
-      const coordinator = await orExitLogged(log, opts.logFormat, Coordinator.open({ stateDir: opts.dir, log, evaluator, maxUpdateNorm: opts.maxNorm ?? null, dropGraceMs: opts.dropGrace * 1000, strategyMemoryBytes: opts.strategyMemory * 1024 * 1024, nats: opts.nats }));
+      let transferSet;
+      if (flags.transferSet !== undefined) {
+        const { loadTransferImages } = await import('../../shared/distill/index.js');
+        transferSet = loadTransferImages(flags.transferSet, flags.transferCount ?? 500, opts.evalSeed);
+      }
+      const coordinator = await orExitLogged(log, opts.logFormat, Coordinator.open({ stateDir: opts.dir, log, evaluator, transferSet, maxUpdateNorm: opts.maxNorm ?? null, dropGraceMs: opts.dropGrace * 1000, strategyMemoryBytes: opts.strategyMemory * 1024 * 1024, nats: opts.nats }));
       log.redact(coordinator.dashboardToken);
       const address = await orExitLogged(log, opts.logFormat, coordinator.listen(opts.listen));
       const http = opts.http === undefined ? undefined : await orExitLogged(log, opts.logFormat, coordinator.listenHttp(opts.http));

@@ -33,8 +33,8 @@ export interface AdmittedUpload {
   expected: readonly TensorSpec[];
   /** Largest L2 norm accepted for an update, or null for no bound. */
   maxNorm: number | null;
-  /** "delta" (float32 weights difference) or "masked" (secure aggregation input, uint32). */
-  kind: 'delta' | 'masked';
+  /** "delta" (float32 weights difference), "masked" (secure aggregation input, uint32) or "soft-labels" (distillation: class probabilities on the transfer set). */
+  kind: 'delta' | 'masked' | 'soft-labels';
   accept(update: VerifiedUpdate): Promise<void>;
   /** The upload failed before acceptance; the site may try again while the round is open. */
   release(reason: string): void;
@@ -219,7 +219,7 @@ export class UpdateReceiver {
       if (!staged) spool = await SpoolFile.reserve(this.spoolDir, `r${header.round}-${header.site}`);
       const target = staged ? { segments: [...staged.segments], segmentBytes: STAGING_SEGMENT_BYTES } : { path: spool!.path };
       // Decryption, the finite scan and staging run on the ingest worker; this loop only reads.
-      job = new DecryptJob({ ...opener.secret, who, target, tensors: admitted.kind === 'delta' ? admitted.expected : null });
+      job = new DecryptJob({ ...opener.secret, who, target, tensors: admitted.kind !== 'masked' ? admitted.expected : null });
       let received = 0;
       let chunks = 0;
       let result: DecryptedUpload | null = null;

@@ -1,2 +1,3 @@
 export { METHODS, chooseMethod, findMethod, methodNames, type ChosenMethod } from './registry.js';
 export type { MethodBase, MethodDefinition } from './method.js';
+export { DistillRuntime, type DistillRound, type SiteSoftLabels } from './distill-runtime.js';

@@ -2,6 +2,7 @@ import { resolveDeclaredParameters } from '../../shared/config/index.js';
 import { ConfigError } from '../../shared/wire/index.js';
 import type { MethodDefinition } from './method.js';
 import { tgd } from './tgd.js';
+import { distill } from './distill.js';
 
 /** Plain local training of every weight; the foundation's method. */
 const fedavg: MethodDefinition = {
@@ -12,7 +13,7 @@ const fedavg: MethodDefinition = {
 };
 
 /** Every method `round start --method` and `demo --method` can name. Methods register here. */
-export const METHODS: MethodDefinition[] = [fedavg, tgd];
+export const METHODS: MethodDefinition[] = [fedavg, distill, tgd];
 
 export function methodNames(): string[] {
   return METHODS.map((m) => m.name);

@@ -14,7 +14,7 @@ export interface RoundOptions {
   maxNorm: number | null;
   now: () => number;
   /** "masked" under secure aggregation: updates are masked uint32 vectors, not float deltas. */
-  kind?: 'delta' | 'masked';
+  kind?: 'delta' | 'masked' | 'soft-labels';
   /** The strategy's name, for the round record. */
   strategy?: string;
   /** Called after a site's update is folded in. */

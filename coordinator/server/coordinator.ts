@@ -12,6 +12,8 @@ import { adminService } from './admin-service.js';
 import { federationService } from './federation-service.js';
 import { NatsControlPlane } from './nats-control-plane.js';
 import type { NatsSettings } from '../../shared/config/index.js';
+import type { TransferImages } from '../../shared/distill/index.js';
+import { DistillRuntime } from '../methods/index.js';
 import { CoordinatorMetrics, DashboardAuth, DashboardData, DashboardServer } from '../http/index.js';
 
 export interface CoordinatorOptions {
@@ -33,6 +35,8 @@ export interface CoordinatorOptions {
   nats?: NatsSettings;
   /** The NATS agents' heartbeat period the coordinator expects (tests shorten it; default HEARTBEAT_MS). */
   natsHeartbeatMs?: number;
+  /** Federated distillation's transfer set (public, unlabelled images); `--method distill` is refused without one. */
+  transferSet?: TransferImages;
 }
 
 export const DEFAULT_STRATEGY_MEMORY_BYTES = 512 * 1024 * 1024;
@@ -78,6 +82,7 @@ export class Coordinator {
     const sessions = new SiteSessions();
     const events = new RoundEvents();
     let nats: NatsControlPlane | null = null;
+    const distill = options.transferSet ? await DistillRuntime.open(options.stateDir, options.transferSet, log) : undefined;
     const controller = new RunController({
       federation: config.federation,
       store,
@@ -96,6 +101,7 @@ export class Coordinator {
       maxUpdateNorm: options.maxUpdateNorm ?? null,
       identityKeyOf: (site) => registry.publicKeyOf(site),
       runs: new RunRecordFile(options.stateDir),
+      distill,
       // Bound late: the control plane needs the controller, and the controller its offline channel.
       offlineSite: options.nats ? (site) => nats?.offlineSite(site) : undefined,
     });
@@ -121,7 +127,7 @@ export class Coordinator {
       controller,
       events,
       {
-        federation: federationService({ ...common, receiver, evaluations, identity: keys.identity, log, traffic: metrics }),
+        federation: federationService({ ...common, receiver, evaluations, identity: keys.identity, log, traffic: metrics, distillBlobs: distill?.blobs }),
         admin: adminService({ ...common, journal, evaluatorBackend: options.evaluator?.backend ?? '', guard: new AdminGuard(keys.adminKey) }),
       },
       log,

@@ -22,6 +22,8 @@ import {
 } from '../../shared/wire/index.js';
 import type { EvaluationReceiver, UpdateReceiver } from '../ingest/index.js';
 import { failStream } from './fail-stream.js';
+import { blobDownload } from './blob-download.js';
+import type { DistillBlobs } from '../methods/distill-blobs.js';
 import { challengeHello, checkProof, notOnList, PROOF_TIMEOUT_MS, type PendingHandshake } from './site-handshake.js';
 import { handleSiteMessage } from './site-messages.js';
 import type { RunController, RoundEvents, SiteSession, SiteSessions } from '../rounds/index.js';
@@ -40,6 +42,8 @@ export interface FederationServiceDeps {
   log: (message: string) => void;
   /** Counts what goes in and out (the /metrics counters); absent, nothing is counted. */
   traffic?: TrafficObserver;
+  /** Federated distillation's blobs (transfer set, aggregates) for DownloadBlob; absent without a transfer set. */
+  distillBlobs?: DistillBlobs;
 }
 
 /** Told of every upload's outcome and of the bytes moved; CoordinatorMetrics is the one in use. */
@@ -251,5 +255,16 @@ export function federationService(deps: FederationServiceDeps): grpc.UntypedServ
     }
   }
 
-  return { session, downloadModel, uploadUpdate, submitEvaluation } as grpc.UntypedServiceImplementation;
+  const downloadBlob = blobDownload({
+    federation: deps.federation,
+    identity: deps.identity,
+    blobs: deps.distillBlobs,
+    checkSession,
+    onBytes: (site, bytes) => {
+      controller.noteDownload(site, bytes);
+      deps.traffic?.modelBytesSent(bytes);
+    },
+  });
+
+  return { session, downloadModel, uploadUpdate, submitEvaluation, downloadBlob } as grpc.UntypedServiceImplementation;
 }

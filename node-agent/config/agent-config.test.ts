@@ -99,7 +99,7 @@ describe('loadAgentConfig', () => {
   it('names an unknown key with a suggestion and the allowed keys, at the top level and under data', async () => {
     const top = await loadError('coordinater: 127.0.0.1:7070\n');
     expect(top.message).toBe(
-      `agent config ${top.path}: unknown key coordinater (did you mean coordinator?) (allowed: coordinator, name, identity, coordinatorKey, state, policy, maxAttempts, logFormat, nats, data)`,
+      `agent config ${top.path}: unknown key coordinater (did you mean coordinator?) (allowed: coordinator, name, identity, coordinatorKey, state, policy, localModel, maxAttempts, logFormat, nats, data)`,
     );
     const nested = await loadError('data:\n  source: synthetic\n  lables: labels.csv\n');
     expect(nested.message).toMatch(/: unknown key data\.lables \(did you mean data\.labels\?\) \(allowed in data: source, labels, window, size, shard, partition, seed, count\)$/);

@@ -43,6 +43,7 @@ export const agentConfigSchema = z.strictObject({
   coordinatorKey: z.string().min(1).optional(),
   state: z.string().min(1).optional(),
   policy: z.string().min(1).optional(),
+  localModel: z.string().min(1).optional(),
   maxAttempts: z.number().int().min(0).optional(),
   logFormat: logFormatSchema.optional(),
   nats: natsConfigSchema.optional(),
@@ -61,13 +62,14 @@ export const AGENT_CONFIG_KEYS: KeyDescriptions = {
     nats: Object.keys(natsConfigSchema.shape),
   },
   expected: {
-    '': 'a mapping of agent settings (coordinator, name, identity, coordinatorKey, state, policy, maxAttempts, logFormat, nats, data)',
+    '': 'a mapping of agent settings (coordinator, name, identity, coordinatorKey, state, policy, localModel, maxAttempts, logFormat, nats, data)',
     coordinator: 'HOST:PORT (for example 127.0.0.1:7070)',
     name: "this site's name as on the coordinator's site list (a string)",
     identity: 'the path of the site\'s private key file (a string)',
     coordinatorKey: 'the coordinator\'s public key "ed25519:..." or the path of its .pub file (a string)',
     state: "the path of the agent's own folder (a string)",
     policy: 'the path of the site policy YAML file (a string)',
+    localModel: 'federated distillation: a zoo architecture (cnn-small, resnet-mini, unet) or the path of a folder holding a TF.js model.json',
     maxAttempts: 'a whole number of at least 0 (0 = never give up)',
     ...NATS_EXPECTED,
     data: 'a mapping with source and optionally labels, window, size, shard, partition, seed, count',
@@ -114,6 +116,8 @@ function resolvePaths(config: AgentConfig, dir: string): AgentConfig {
   if (config.identity !== undefined) out.identity = at(config.identity);
   if (config.state !== undefined) out.state = at(config.state);
   if (config.policy !== undefined) out.policy = at(config.policy);
+  // A zoo architecture's name stays a name; anything else is a model folder next to this file.
+  if (config.localModel !== undefined && !/^[a-z][a-z0-9-]*$/.test(config.localModel)) out.localModel = at(config.localModel);
   if (config.coordinatorKey !== undefined && !isKeyText(config.coordinatorKey)) out.coordinatorKey = at(config.coordinatorKey);
   if (config.nats) out.nats = resolveNatsPaths(config.nats, dir);
   if (config.data) {

@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { SEALING_SCHEME, UpdateSealer, sealEvaluation, verifyModel, type EvaluationBinding, type Identity } from '../../shared/crypto/index.js';
+import { SEALING_SCHEME, UpdateSealer, sealEvaluation, verifyBlob, verifyModel, type EvaluationBinding, type Identity } from '../../shared/crypto/index.js';
 import {
   AuthenticationError,
   CHANNEL_OPTIONS,
@@ -14,6 +14,7 @@ import {
   type InProcessClient,
   writeMessage,
   type AgentMessage,
+  type BlobChunk,
   type CoordinatorMessage,
   type ModelChunk,
   type ModelHeader,
@@ -185,6 +186,67 @@ export class CoordinatorClient {
       header,
       weights: new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4),
     };
+  }
+
+  /**
+   * Downloads a distillation blob (transfer set, aggregated soft labels) by its SHA-256 and checks
+   * it: the bytes must hash to the name the task gave, and the header must be signed by the pinned
+   * coordinator key for this federation and the expected kind. `resume` holds the bytes of an
+   * interrupted attempt: the download continues from there.
+   */
+  async downloadBlob(
+    request: { federation: string; site: string; sessionId: string; sha256: string; kind: string },
+    onBytes: (received: number, total: number) => void,
+    resume?: { sha256: string; bytes: Uint8Array; received: number },
+  ): Promise<Uint8Array> {
+    const download = this.client.downloadBlob as ((req: unknown) => grpc.ClientReadableStream<BlobChunk>) | undefined;
+    if (typeof download !== 'function') throw new TypeError(`${this.address} does not offer DownloadBlob; upgrade the coordinator`);
+    const offset = resume && resume.sha256 === request.sha256 ? resume.received : 0;
+    const call = download.call(this.client, { federation: request.federation, site: request.site, sessionId: request.sessionId, sha256: request.sha256, offset });
+    let bytes: Uint8Array | null = offset > 0 ? resume!.bytes : null;
+    let received = offset;
+    let total = -1;
+    let signature: Uint8Array | null = null;
+    let kind = '';
+    let trailerSeen = false;
+    const progress = { sha256: request.sha256, bytes: bytes ?? new Uint8Array(0), received };
+    try {
+      for await (const chunk of call as AsyncIterable<BlobChunk>) {
+        if (chunk.body === 'header' && 'header' in chunk) {
+          const h = chunk.header;
+          if (h.sha256 !== request.sha256 || h.federation !== request.federation) throw new InvalidUpdateError(`the coordinator answered a request for blob ${request.sha256} with blob ${h.sha256} of federation ${h.federation}`);
+          total = h.totalBytes;
+          if (!bytes || bytes.byteLength !== total || h.offset !== received) {
+            bytes = new Uint8Array(total);
+            received = 0;
+            if (h.offset !== 0) throw new InvalidUpdateError(`blob ${request.sha256} restarted at byte ${h.offset}; expected ${received}`);
+          }
+          signature = new Uint8Array(h.signature ?? []);
+          kind = h.kind;
+          progress.bytes = bytes;
+        } else if (chunk.body === 'data' && 'data' in chunk) {
+          if (!bytes) throw new InvalidUpdateError('blob stream sent data before its header');
+          if (received + chunk.data.length > bytes.byteLength) throw new InvalidUpdateError('blob stream sent more bytes than its header announced');
+          bytes.set(chunk.data, received);
+          received += chunk.data.length;
+          progress.received = received;
+          onBytes(received, total);
+        } else if (chunk.body === 'trailer') {
+          trailerSeen = true;
+        }
+      }
+    } catch (err) {
+      throw Object.assign(err as Error, { resume: progress });
+    }
+    if (!bytes || !signature) throw new TruncatedStreamError(`blob ${request.sha256} stream ended before its header`);
+    if (!trailerSeen || received !== total) throw Object.assign(new TruncatedStreamError(`blob ${request.sha256} stream ended after ${received} of ${total} bytes`), { resume: progress });
+    const actual = new TransferDigest();
+    actual.update(bytes);
+    if (actual.hex() !== request.sha256) throw new InvalidUpdateError(`blob ${request.sha256} arrived with sha256 ${actual.hex()}; it will be downloaded again`);
+    if (kind !== request.kind || !verifyBlob(this.keys.coordinator, { federation: request.federation, kind, sha256: request.sha256, totalBytes: total }, signature)) {
+      throw new AuthenticationError(`blob ${request.sha256} (${kind}, expected ${request.kind}) is not signed by the coordinator key this site trusts; it was not used`);
+    }
+    return bytes;
   }
 
   /**

@@ -7,14 +7,22 @@ import { trainModel } from './local-trainer.js';
 import { tgdMaskOf } from './tgd-task.js';
 import { DENOISING_LOSSES, type DenoisingLoss } from './task-loss.js';
 import type { Trainer, TrainingOutcome, TrainingProgress, ValidationScores } from './trainer.js';
+import { SiteDistiller, type DistillInputs } from './site-distiller.js';
 
 /** Real local training with TensorFlow.js on the site's own images. */
 export class TfjsTrainer implements Trainer {
   readonly backend: string;
-  readonly methods: readonly string[] = ['fedavg', 'tgd'];
+  readonly methods: readonly string[] = ['fedavg', 'distill', 'tgd'];
+  /** Federated distillation's local model (`agent run --local-model`), kept across rounds. */
+  private readonly distiller: SiteDistiller;
 
-  constructor(private readonly data: SiteData, backend: BackendReport) {
+  constructor(private readonly data: SiteData, backend: BackendReport, distillation: { localModel?: string; stateDir?: string; site?: string } = {}) {
     this.backend = backend.name;
+    this.distiller = new SiteDistiller(data, distillation.localModel, distillation.stateDir, distillation.site);
+  }
+
+  distill(inputs: DistillInputs, task: Task, onProgress: (p: TrainingProgress) => void, signal: AbortSignal): Promise<TrainingOutcome> {
+    return this.distiller.run(inputs, task, onProgress, signal);
   }
 
   get trainExamples(): number {

@@ -1,5 +1,6 @@
-import type { Task } from '../../shared/wire/index.js';
+import type { Task, TensorSpec } from '../../shared/wire/index.js';
 import type { DownloadedModel } from '../connection/coordinator-client.js';
+import type { DistillInputs } from './site-distiller.js';
 
 export interface TrainingProgress {
   phase: 'training' | 'evaluating';
@@ -18,6 +19,13 @@ export interface TrainingOutcome {
   trainLoss: number;
   epochs: number;
   seconds: number;
+  /**
+   * The layout of what `delta` holds when it is not a weight update (distillation: one tensor of
+   * soft labels, rows x classes); absent for weight updates, which have the global model's layout.
+   */
+  tensors?: TensorSpec[];
+  /** "soft-labels" for a distillation outcome; absent for a weight update. */
+  kind?: 'soft-labels';
 }
 
 /**
@@ -46,6 +54,8 @@ export interface Trainer {
   train(model: DownloadedModel, task: Task, onProgress: (p: TrainingProgress) => void, signal: AbortSignal): Promise<TrainingOutcome>;
   /** Scores the model on the validation split without training; absent when the trainer cannot (the site declines evaluation tasks). */
   evaluate?(model: DownloadedModel, signal: AbortSignal): Promise<ValidationScores>;
+  /** Federated distillation (method `distill`): train the site's own model and label the transfer set; absent when the trainer cannot. */
+  distill?(inputs: DistillInputs, task: Task, onProgress: (p: TrainingProgress) => void, signal: AbortSignal): Promise<TrainingOutcome>;
 }
 
 /** The method every trainer runs: plain local training of every weight. */

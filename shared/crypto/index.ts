@@ -6,3 +6,4 @@ export * from './sealed-update.js';
 export * from './model-signature.js';
 export * from './admin-key.js';
 export * from './sealed-evaluation.js';
+export * from './blob-signature.js';
