@@ -153,6 +153,7 @@ describe('agent settings from the environment', () => {
       'MEDLEY_COORDINATOR_KEY',
       'MEDLEY_STATE',
       'MEDLEY_POLICY',
+      'MEDLEY_LOCAL_MODEL',
       'MEDLEY_MAX_ATTEMPTS',
       'MEDLEY_LOG_FORMAT',
       'MEDLEY_NATS_URL',

@@ -43,6 +43,7 @@ describe('loadSitePolicy', () => {
 
   it('fills in what a minimal policy leaves out: no size limit, no secure aggregation, no DP', async () => {
     expect(await loadSitePolicy(await policyFile('methods: [fedavg]\n'))).toEqual({ methods: ['fedavg'], requireSecureAggregation: false });
+    expect(await loadSitePolicy(await policyFile('methods: [fedavg, distill]\n'))).toEqual({ methods: ['fedavg', 'distill'], requireSecureAggregation: false });
     expect(await loadSitePolicy(await policyFile('methods: any\n'))).toEqual({ methods: 'any', requireSecureAggregation: false });
   });
 
