@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { registerAdapt } from './commands/adapt.js';
 import { registerAgent } from './commands/agent.js';
 import { registerCoordinator } from './commands/coordinator.js';
 import { registerData } from './commands/data.js';
@@ -29,6 +30,7 @@ registerStatus(program);
 registerSite(program);
 registerKeys(program);
 registerReport(program);
+registerAdapt(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`medley: ${err instanceof Error ? err.message : String(err)}\n`);
