@@ -34,7 +34,7 @@ const BENCHMARKS: Entry[] = [
   { name: 'training', python: true, run: async (o) => (await import('./training.js')).benchTraining(o) },
   { name: 'secagg', run: async (o) => (await import('./secagg.js')).benchSecagg(o) },
   { name: 'tgd', run: later('AUROC lost on the earlier sites by TGD', 'AUROC', 'issue 4') },
-  { name: 'distill', run: later('student AUROC', 'AUROC', 'issue 4') },
+  { name: 'distill', run: async (o) => (await import('./distill.js')).benchDistill(o) },
   { name: 'prune', run: later('fraction of conv parameters removed', 'fraction', 'issue 4') },
   { name: 'truncate', run: later('best truncated AUROC', 'AUROC', 'issue 4') },
   { name: 'soak', run: async (o) => (await import('./soak.js')).benchSoak(o) },
