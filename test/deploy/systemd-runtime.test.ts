@@ -107,7 +107,13 @@ describe.skipIf(skipReason !== null)(`deploy/systemd units under a real systemd$
       writeFileSync(join(files, 'units', `${target}.target`), `[Unit]\nDescription=stub ${target}\nDefaultDependencies=no\n`);
     }
     writeFileSync(join(files, 'units', 'medley-test.target'), '[Unit]\nDefaultDependencies=no\nWants=medley-coordinator.service medley-agent.service\n');
-    for (const unit of ['medley-coordinator.service', 'medley-agent.service']) cpSync(join(UNITS, unit), join(files, 'units', unit));
+    for (const unit of ['medley-coordinator.service', 'medley-agent.service']) {
+      cpSync(join(UNITS, unit), join(files, 'units', unit));
+      // Test-only drop-in: there is no journald in the namespace, so each unit's output goes to a
+      // file under the namespace's /run that this test reads (through /proc/PID/root) when a step fails.
+      mkdirSync(join(files, 'units', `${unit}.d`));
+      writeFileSync(join(files, 'units', `${unit}.d`, 'test-log.conf'), `[Service]\nStandardOutput=append:/run/medley-test/${unit}.log\nStandardError=inherit\n`);
+    }
 
     // The coordinator's state and the site's keys, made with the CLI and handed to the medley user.
     const state = join(files, 'coordinator');
@@ -151,7 +157,8 @@ mount -t tmpfs tmpfs "$N/tmp"
 mount -t tmpfs tmpfs "$N/usr/lib/systemd/system"
 mkdir -p "$N/opt/medley" "$N/etc/systemd/system" "$N/etc/medley" "$N/var/lib/medley"
 mount --bind -o ro "$REPO" "$N/opt/medley"
-cp "$F"/units/* "$N/etc/systemd/system/"
+cp -r "$F"/units/* "$N/etc/systemd/system/"
+mkdir -p "$N/run/medley-test"
 echo "medley:x:$ID:$ID:Medley:/var/lib/medley:/usr/sbin/nologin" >> "$N/etc/passwd"
 echo "medley:x:$ID:" >> "$N/etc/group"
 cp "$F/coordinator.yaml" "$F/agent.yaml" "$N/etc/medley/"
@@ -164,6 +171,17 @@ exec chroot "$N" env container=medley-test /lib/systemd/systemd --system --unit=
       env: { ...process.env, R: join(root, 'ns'), F: files, REPO, ID: String(id) },
       stdio: 'ignore',
     });
+    // What the units printed (every start of each, appended), for the messages of failed steps.
+    const unitLogs = () =>
+      ['medley-coordinator.service', 'medley-agent.service']
+        .map((unit) => {
+          try {
+            return `--- ${unit} output ---\n${readFileSync(`/proc/${systemdPid}/root/run/medley-test/${unit}.log`, 'utf8').slice(-4000)}`;
+          } catch (err) {
+            return `--- ${unit}: no output file (${(err as Error).message}) ---`;
+          }
+        })
+        .join('\n');
     const gone = () => (pid1!.exitCode !== null ? `the namespace's init exited with ${pid1!.exitCode}` : undefined);
     // unshare's child becomes sh, then chroot, env and finally systemd: one PID throughout.
     systemdPid = await until('the namespace\'s PID 1', () => {
@@ -171,57 +189,68 @@ exec chroot "$N" env container=medley-test /lib/systemd/systemd --system --unit=
       return child && readFileSync(`/proc/${child}/cmdline`, 'utf8').startsWith('/lib/systemd/systemd') ? child : undefined;
     }, 60_000, gone);
 
-    const coordinatorArgv = ['/usr/bin/node', '/opt/medley/bin/medley.js', 'coordinator', 'serve', '--config', '/etc/medley/coordinator.yaml'];
-    const agentArgv = ['/usr/bin/node', '/opt/medley/bin/medley.js', 'agent', 'run', '--config', '/etc/medley/agent.yaml'];
-    // A process found by its command line can be gone before its status is read (a unit restarted
-    // by systemd gets a new PID): find it and read its status in one step, and look again if it went.
-    const running = (argv: string[]) => () => {
-      const pid = pidsOf(argv)[0];
-      if (pid === undefined) return undefined;
-      try {
-        return { pid, status: statusOf(pid) };
-      } catch {
-        return undefined;
+    try {
+      const coordinatorArgv = ['/usr/bin/node', '/opt/medley/bin/medley.js', 'coordinator', 'serve', '--config', '/etc/medley/coordinator.yaml'];
+      const agentArgv = ['/usr/bin/node', '/opt/medley/bin/medley.js', 'agent', 'run', '--config', '/etc/medley/agent.yaml'];
+      // A process found by its command line can be gone before its status is read (a unit restarted
+      // by systemd gets a new PID): find it and read its status in one step, and look again if it went.
+      const running = (argv: string[]) => () => {
+        const pid = pidsOf(argv)[0];
+        if (pid === undefined) return undefined;
+        try {
+          return { pid, status: statusOf(pid) };
+        } catch {
+          return undefined;
+        }
+      };
+      const coordinator = await until('the coordinator unit running', running(coordinatorArgv), 120_000, gone);
+      const agent = await until('the agent unit running', running(agentArgv), 120_000, gone);
+      const coordinatorPid = coordinator.pid;
+      const agentPid = agent.pid;
+      for (const [role, s] of [['coordinator', coordinator.status], ['agent', agent.status]] as const) {
+        expect(s.Uid.split(/\s+/), role).toEqual([String(id), String(id), String(id), String(id)]);
+        expect(s.CapEff, role).toBe('0000000000000000');
+        expect(s.CapBnd, role).toBe('0000000000000000');
+        expect(s.NoNewPrivs, role).toBe('1');
+        expect(s.Seccomp, role).toBe('2');
       }
-    };
-    const coordinator = await until('the coordinator unit running', running(coordinatorArgv), 120_000, gone);
-    const agent = await until('the agent unit running', running(agentArgv), 120_000, gone);
-    const coordinatorPid = coordinator.pid;
-    const agentPid = agent.pid;
-    for (const [role, s] of [['coordinator', coordinator.status], ['agent', agent.status]] as const) {
-      expect(s.Uid.split(/\s+/), role).toEqual([String(id), String(id), String(id), String(id)]);
-      expect(s.CapEff, role).toBe('0000000000000000');
-      expect(s.CapBnd, role).toBe('0000000000000000');
-      expect(s.NoNewPrivs, role).toBe('1');
-      expect(s.Seccomp, role).toBe('2');
-    }
-    // In each service's own mount namespace and root, as root (so file permissions are not what
-    // stops a write): ProtectSystem=strict and ReadOnlyPaths=/etc/medley leave only the state
-    // folder writable; ProtectHome= empties /root.
-    for (const [role, pid] of [['coordinator', coordinatorPid], ['agent', agentPid]] as const) {
-      const inside = (cmd: string) => spawnSync('nsenter', ['-t', String(pid), '-m', '-r', '-w', 'sh', '-c', cmd], { encoding: 'utf8' });
-      for (const path of ['/etc/probe', '/etc/medley/probe', '/etc/medley/keys/probe', '/usr/probe', '/var/probe']) {
-        const r = inside(`touch ${path}`);
-        expect(r.status, `${role}: ${path}`).not.toBe(0);
-        expect(r.stderr, `${role}: ${path}`).toMatch(/Read-only file system/);
+      // In each service's own mount namespace and root, as root (so file permissions are not what
+      // stops a write): ProtectSystem=strict and ReadOnlyPaths=/etc/medley leave only the state
+      // folder writable; ProtectHome= empties /root.
+      for (const [role, pid] of [['coordinator', coordinatorPid], ['agent', agentPid]] as const) {
+        const inside = (cmd: string) => spawnSync('nsenter', ['-t', String(pid), '-m', '-r', '-w', 'sh', '-c', cmd], { encoding: 'utf8' });
+        for (const path of ['/etc/probe', '/etc/medley/probe', '/etc/medley/keys/probe', '/usr/probe', '/var/probe']) {
+          const r = inside(`touch ${path}`);
+          expect(r.status, `${role}: ${path}`).not.toBe(0);
+          expect(r.stderr, `${role}: ${path}`).toMatch(/Read-only file system/);
+        }
+        const stateDir = `/var/lib/medley/${role}`;
+        expect(inside(`touch ${stateDir}/.probe && rm ${stateDir}/.probe`).status, `${role}: ${stateDir}`).toBe(0);
+        expect(inside('ls -A /root').stdout.trim(), `${role}: /root`).toBe('');
       }
-      const stateDir = `/var/lib/medley/${role}`;
-      expect(inside(`touch ${stateDir}/.probe && rm ${stateDir}/.probe`).status, `${role}: ${stateDir}`).toBe(0);
-      expect(inside('ls -A /root').stdout.trim(), `${role}: /root`).toBe('');
-    }
-    expect(readdirSync('/root').length).toBeGreaterThan(0);
+      expect(readdirSync('/root').length).toBeGreaterThan(0);
 
-    const adminKey = join(root, 'admin.key');
-    cpSync(join(state, 'admin.key'), adminKey);
-    chownSync(adminKey, 0, 0);
-    await until('site-a connected', async () => {
-      const r = await runMedley(['status', '--coordinator', `127.0.0.1:${port}`, '--admin-key', adminKey, '--json'], {}, 60_000);
-      return r.code === 0 && /"connected":\s*true/.test(r.stdout) ? true : undefined;
-    }, 240_000, gone, 2000);
-    const run = await runMedley(['round', 'start', '--coordinator', `127.0.0.1:${port}`, '--admin-key', adminKey, '--rounds', '1', '--min-sites', '1', '--epochs', '1', '--json'], {}, 240_000);
-    expect(run.code, run.stderr).toBe(0);
-    const result = JSON.parse(run.stdout) as { modelVersion: number; rounds: { reports: { site: string }[] }[] };
-    expect(result.modelVersion).toBe(2);
-    expect(result.rounds[0].reports.map((r) => r.site)).toEqual(['site-a']);
+      const adminKey = join(root, 'admin.key');
+      cpSync(join(state, 'admin.key'), adminKey);
+      chownSync(adminKey, 0, 0);
+      await until('site-a connected', async () => {
+        const r = await runMedley(['status', '--coordinator', `127.0.0.1:${port}`, '--admin-key', adminKey, '--json'], {}, 60_000);
+        return r.code === 0 && /"connected":\s*true/.test(r.stdout) ? true : undefined;
+      }, 240_000, gone, 2000);
+      const run = await runMedley(['round', 'start', '--coordinator', `127.0.0.1:${port}`, '--admin-key', adminKey, '--rounds', '1', '--min-sites', '1', '--epochs', '1', '--json'], {}, 240_000);
+      expect(run.code, run.stderr).toBe(0);
+      const result = JSON.parse(run.stdout) as { modelVersion: number; rounds: { reports: { site: string }[] }[] };
+      expect(result.modelVersion).toBe(2);
+      expect(result.rounds[0].reports.map((r) => r.site)).toEqual(['site-a']);
+      // Neither unit restarted along the way: the same processes, and the coordinator started once.
+      expect(pidsOf(coordinatorArgv)).toEqual([coordinatorPid]);
+      expect(pidsOf(agentArgv)).toEqual([agentPid]);
+      const coordinatorLog = readFileSync(`/proc/${systemdPid}/root/run/medley-test/medley-coordinator.service.log`, 'utf8');
+      expect(coordinatorLog.match(/listening on/g)).toHaveLength(1);
+    } catch (err) {
+      // A unit that died or restarted says why in its own output.
+      (err as Error).message += `\n${unitLogs()}`;
+      throw err;
+    }
   }, 600_000);
 });
