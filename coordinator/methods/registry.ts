@@ -3,6 +3,7 @@ import { ConfigError } from '../../shared/wire/index.js';
 import type { MethodDefinition } from './method.js';
 import { tgd } from './tgd.js';
 import { distill } from './distill.js';
+import { truncated } from './truncated.js';
 
 /** Plain local training of every weight; the foundation's method. */
 const fedavg: MethodDefinition = {
@@ -13,7 +14,7 @@ const fedavg: MethodDefinition = {
 };
 
 /** Every method `round start --method` and `demo --method` can name. Methods register here. */
-export const METHODS: MethodDefinition[] = [fedavg, distill, tgd];
+export const METHODS: MethodDefinition[] = [fedavg, distill, tgd, truncated];
 
 export function methodNames(): string[] {
   return METHODS.map((m) => m.name);

@@ -29,6 +29,8 @@ describe('checkTask', () => {
     expect(checkTask({ ...strict, methods: ['fedavg', 'tgd'] }, { ...task, method: 'tgd' }, roomy)).toBeNull();
     expect(checkTask(strict, { ...task, method: 'distill' }, roomy)).toBe('site policy accepts only methods fedavg, fedprox; this task uses distill');
     expect(checkTask({ ...strict, methods: ['fedavg', 'distill'] }, { ...task, method: 'distill' }, roomy)).toBeNull();
+    expect(checkTask(strict, { ...task, method: 'truncated' }, roomy)).toBe('site policy accepts only methods fedavg, fedprox; this task uses truncated');
+    expect(checkTask({ ...strict, methods: ['fedavg', 'truncated'] }, { ...task, method: 'truncated' }, roomy)).toBeNull();
   });
 
   it('holds an evaluation task to the method list and the size limit only: it sends no update to protect', () => {

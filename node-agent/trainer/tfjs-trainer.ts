@@ -5,6 +5,7 @@ import type { Task } from '../../shared/wire/index.js';
 import type { DownloadedModel } from '../connection/coordinator-client.js';
 import { trainModel } from './local-trainer.js';
 import { tgdMaskOf } from './tgd-task.js';
+import { truncatedMaskOf } from './truncated-task.js';
 import { DENOISING_LOSSES, type DenoisingLoss } from './task-loss.js';
 import type { Trainer, TrainingOutcome, TrainingProgress, ValidationScores } from './trainer.js';
 import { SiteDistiller, type DistillInputs } from './site-distiller.js';
@@ -12,7 +13,7 @@ import { SiteDistiller, type DistillInputs } from './site-distiller.js';
 /** Real local training with TensorFlow.js on the site's own images. */
 export class TfjsTrainer implements Trainer {
   readonly backend: string;
-  readonly methods: readonly string[] = ['fedavg', 'distill', 'tgd'];
+  readonly methods: readonly string[] = ['fedavg', 'distill', 'tgd', 'truncated'];
   /** Federated distillation's local model (`agent run --local-model`), kept across rounds. */
   private readonly distiller: SiteDistiller;
 
@@ -65,8 +66,8 @@ export class TfjsTrainer implements Trainer {
         learningRate: task.learningRate,
         seed: task.seed,
         proximalMu: task.proximalMu,
-        // TGD: only the filters the coordinator's KSE scores call redundant train.
-        trainableMask: tgdMaskOf(task, net),
+        // TGD: only the filters the coordinator's KSE scores call redundant train; truncated: only the head.
+        trainableMask: tgdMaskOf(task, net) ?? truncatedMaskOf(task, net),
         signal,
         onProgress: (p) => {
           if (p.batch === p.batches || p.batch % 10 === 0) onProgress({ phase: 'training', epoch: p.batch === p.batches ? p.epoch : p.epoch - 1, epochs: p.epochs, loss: p.loss });
