@@ -119,7 +119,8 @@ export async function benchDistill({ quick, log }: BenchOptions): Promise<BenchR
   const plot = await benchOutFile(`distill${quick ? '-quick' : ''}.svg`);
   const svg = barChartSvg({
     title: `Federated distillation on PneumoniaMNIST: test AUROC (${SITES.length} sites x ${sizes.shard} images, transfer set ${sizes.transfer})`,
-    categories: table.map((row) => row.model.replace(' (mean of probabilities)', '').replace(', distilled at the coordinator', '')),
+    // Short enough for the axis (the chart cuts labels at 18 characters; full names are in the table).
+    categories: [...teachers.map((t) => `${t.site.slice(-1)}: ${t.arch}`), 'ensemble', 'student'],
     series: [{ name: 'test AUROC', values: table.map((row) => row.testAuroc) }],
     yRange: [0.5, 1],
     guide: { value: best.auroc, name: `best teacher (${best.auroc})` },
