@@ -13,6 +13,11 @@ const collect = (globalThis as { gc?: () => void }).gc;
 if (isMainThread && collect) {
   process.on('SIGUSR2', () => {
     collect();
-    process.stderr.write(`${GC_DONE_LINE}\n`);
+    // What the process holds live after the collection: V8 heap objects, and memory they own
+    // outside the heap (Buffers, ArrayBuffers, WebAssembly memories). RSS also holds what the
+    // allocators and V8 keep reserved; the soak reports both.
+    const { heapUsed, external, arrayBuffers } = process.memoryUsage();
+    const mib = (n: number) => Math.round((n / 1048576) * 1000) / 1000;
+    process.stderr.write(`${GC_DONE_LINE} ${JSON.stringify({ heapUsed: mib(heapUsed), external: mib(external), arrayBuffers: mib(arrayBuffers) })}\n`);
   });
 }

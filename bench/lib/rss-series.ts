@@ -56,14 +56,14 @@ const STANDALONE_STYLE =
  * Writes an SVG line chart of RSS series (MiB) over rounds; returns its path. The y axis starts
  * at zero so that noise of a few MiB looks as small as it is next to the whole footprint.
  */
-export async function writeRssPlot(name: string, title: string, series: { name: string; points: { x: number; y: number }[] }[]): Promise<string> {
+export async function writeRssPlot(name: string, title: string, series: { name: string; points: { x: number; y: number }[] }[], yLabel = 'RSS (MiB)'): Promise<string> {
   const path = await benchOutFile(name);
   const top = Math.max(1, ...series.flatMap((s) => s.points.map((p) => p.y)));
   const svg = lineChartSvg({
     title,
     series: series.map((s) => ({ ...s, markers: s.points.length <= 40 })),
     xLabel: 'round',
-    yLabel: 'RSS (MiB)',
+    yLabel,
     width: 760,
     height: 360,
     xTicks: 'auto',
