@@ -5,6 +5,7 @@ import { registerCoordinator } from './commands/coordinator.js';
 import { registerData } from './commands/data.js';
 import { registerDemo } from './commands/demo.js';
 import { registerKeys } from './commands/keys.js';
+import { registerModel } from './commands/model.js';
 import { registerReport } from './commands/report.js';
 import { registerRound } from './commands/round.js';
 import { registerSimulate } from './commands/simulate.js';
@@ -29,6 +30,7 @@ registerRound(program);
 registerStatus(program);
 registerSite(program);
 registerKeys(program);
+registerModel(program);
 registerReport(program);
 registerAdapt(program);
 

@@ -107,9 +107,20 @@ export class ModelStore {
    * Writes the next version from a stream of weight bytes. The bytes must add up to the layout in
    * `next.tensors`; the manifest's sha256 is computed here, never trusted from a caller.
    */
-  async writeNext(next: NewVersion, weights: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<ModelManifest> {
+  async writeNext(
+    next: NewVersion,
+    weights: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+    options: {
+      /**
+       * The new version is a different network on purpose (pruned, truncated): its layout is not
+       * checked against the latest version's. Rounds always start from the latest version and send
+       * its own topology, so later rounds train the new network.
+       */
+      newArchitecture?: boolean;
+    } = {},
+  ): Promise<ModelManifest> {
     const version = this.latestVersion + 1;
-    if (this.latestVersion > 0) {
+    if (this.latestVersion > 0 && !options.newArchitecture) {
       const previous = await this.manifest(this.latestVersion);
       const mismatch = describeMismatch(previous.tensors, next.tensors);
       if (mismatch) throw new StateCorruptError(`new model version does not match version ${previous.version}: ${mismatch}`);
