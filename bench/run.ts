@@ -33,7 +33,7 @@ const BENCHMARKS: Entry[] = [
   { name: 'round', run: async (o) => (await import('./round.js')).benchRound(o) },
   { name: 'training', python: true, run: async (o) => (await import('./training.js')).benchTraining(o) },
   { name: 'secagg', run: async (o) => (await import('./secagg.js')).benchSecagg(o) },
-  { name: 'tgd', run: later('AUROC lost on the earlier sites by TGD', 'AUROC', 'issue 4') },
+  { name: 'tgd', run: async (o) => (await import('./tgd.js')).benchTgd(o) },
   { name: 'distill', run: async (o) => (await import('./distill.js')).benchDistill(o) },
   { name: 'prune', run: async (o) => (await import('./prune.js')).benchPrune(o) },
   { name: 'truncate', run: async (o) => (await import('./truncate.js')).benchTruncate(o) },
