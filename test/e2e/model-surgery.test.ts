@@ -132,4 +132,22 @@ describe('model surgery in a real federation (coordinator + 2 agents over gRPC, 
     base.model.dispose();
     next.model.dispose();
   }, 600_000);
+
+  it('refuses bad input with the reason and leaves the state as it was', async () => {
+    const work = await mkdtemp(join(tmpdir(), 'medley-surgery-bad-'));
+    const far = await runMedley(['model', 'truncate', '--model', 'cnn-small:16x16x1:2', '--data', 'synthetic', '--size', '16', '--count', '16', '--cut', '9', '--out', join(work, 'x')]);
+    expect(far.code).not.toBe(0);
+    expect(far.stderr).toMatch(/cut 9 is out of range: this model has 5 cut points \(1\.\.5: 1=conv1_relu/);
+    const none = await runMedley(['model', 'truncate', '--model', 'cnn-small', '--data', 'synthetic', '--out', join(work, 'y')]);
+    expect(none.stderr).toMatch(/give exactly one of --cut K, --cut-layer NAME or --search/);
+    const state = await initState('medley-prune-unet-', ['--model', 'unet', '--input', '16x16x1']);
+    const negative = await runMedley(['model', 'prune', '--dir', state, '--data', 'synthetic', '--tolerance', '-0.01']);
+    expect(negative.code).not.toBe(0);
+    expect(negative.stderr).toMatch(/tolerance -0.01 is not allowed: give the validation AUROC the pruned model may lose, a number >= 0/);
+    const unet = await runMedley(['model', 'prune', '--dir', state, '--data', 'synthetic', '--size', '16', '--count', '32']);
+    expect(unet.code).not.toBe(0);
+    expect(unet.stderr).toMatch(/channel pruning cannot follow conv \w+'s channels through layer \w+ \(Concatenate\)/);
+    const store = await ModelStore.open(state);
+    expect(store.latest).toBe(1);
+  }, 120_000);
 });
