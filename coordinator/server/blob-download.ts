@@ -1,7 +1,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import { signBlob, type Identity } from '../../shared/crypto/index.js';
 import { CHUNK_BYTES, InvalidUpdateError, ModelNotFoundError, writeMessage, type BlobChunk, type BlobRequest } from '../../shared/wire/index.js';
-import type { DistillBlobs } from '../methods/distill-blobs.js';
+import type { DistillBlobs } from '../methods/index.js';
 import { failStream } from './fail-stream.js';
 
 export interface BlobDownloadDeps {

@@ -23,7 +23,7 @@ import {
 import type { EvaluationReceiver, UpdateReceiver } from '../ingest/index.js';
 import { failStream } from './fail-stream.js';
 import { blobDownload } from './blob-download.js';
-import type { DistillBlobs } from '../methods/distill-blobs.js';
+import type { DistillBlobs } from '../methods/index.js';
 import { challengeHello, checkProof, notOnList, PROOF_TIMEOUT_MS, type PendingHandshake } from './site-handshake.js';
 import { handleSiteMessage } from './site-messages.js';
 import type { RunController, RoundEvents, SiteSession, SiteSessions } from '../rounds/index.js';
