@@ -22,8 +22,8 @@ import { cpuSeconds } from './lib/cpu-time.js';
  * seals them (UpdateSealer: fresh key sealed to the coordinator, ChaCha20-Poly1305 chunks,
  * Ed25519 signatures) and streamed as the agent streams them. Each upload is timed from its first
  * byte to the coordinator's receipt, which comes after the coordinator verified the signatures,
- * decrypted every chunk, checked every value is finite, spooled it and folded it into the round's
- * sum.
+ * decrypted every chunk, checked every value is finite, staged it (in shared memory while the
+ * staging budget has room, else in a spool file) and folded it into the round's sum.
  *
  * The peer is a bare gRPC byte stream (bench/raw-server.ts, its own process like the coordinator)
  * taking the same plaintext bytes in the same 1 MiB chunks with the same channel options.
@@ -241,7 +241,7 @@ export async function benchIngest({ quick, log }: BenchOptions): Promise<BenchRe
     const ratio = value / peer;
     const inlineRatio = rate(inline, 'sealed') / rate(inline, 'raw');
     return {
-      metric: `MiB/s the coordinator takes sealed updates in (verify signatures, decrypt, finite check, spool, fold into the round's sum), ${mib.toFixed(0)} MiB updates from ${sites} sites one by one, first byte to receipt (median)`,
+      metric: `MiB/s the coordinator takes sealed updates in (verify signatures, decrypt, finite check, stage in memory, fold into the round's sum), ${mib.toFixed(0)} MiB updates from ${sites} sites one by one, first byte to receipt (median)`,
       unit: 'MiB/s',
       value: round(value, 0),
       peer: { name: 'raw gRPC byte stream to its own process, same bytes, chunks and channel options (median)', value: round(peer, 0) },

@@ -8,6 +8,7 @@ import { RssSampler, peakRssMiB, startCoordinator, startMedley, type Child } fro
 import { benchState, siteNames } from './lib/state.js';
 import { MIB, median, round } from './lib/stats.js';
 import { cpuSeconds } from './lib/cpu-time.js';
+import { graphParameters } from '../shared/secagg/index.js';
 
 /*
  * The cost of secure aggregation on a whole round: a `medley coordinator serve` process and one
@@ -121,6 +122,11 @@ export async function benchSecagg({ quick, log }: BenchOptions): Promise<BenchRe
       parameters,
       model_mib: round((parameters * 4) / MIB, 1),
       threshold: 'default (two thirds of the selected sites)',
+      graph: (() => {
+        // What every round here uses: the coordinator's default threshold, and the graph both ends derive from it.
+        const g = graphParameters(agents, Math.max(2, Math.ceil((2 * agents) / 3)));
+        return { kind: g.full ? 'full (Bonawitz et al. 2017)' : 'sparse Harary graph (SecAgg+)', neighbours_per_site: g.degree, share_threshold: g.shareThreshold, masks_per_site: g.degree + 1 };
+      })(),
       rounds_on_s: seconds(on).map((s) => round(s, 2)),
       rounds_off_s: seconds(off).map((s) => round(s, 2)),
       wall_s_per_round_on: round(median(wall.on), 2),
