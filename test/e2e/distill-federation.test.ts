@@ -29,7 +29,17 @@ interface Federation {
   address: string;
 }
 
-async function federation(): Promise<Federation> {
+interface Setup {
+  init: string[];
+  transferSet: string;
+  data: string;
+  /** Each site's --local-model, or undefined for the default (a copy of the global model). */
+  localModels: (string | undefined)[];
+}
+
+const CLASSIFIERS: Setup = { init: ['--model', 'cnn-small', '--input', '28x28x1'], transferSet: 'synthetic', data: 'synthetic', localModels: SITES.map((s) => s.arch) };
+
+async function federation(setup: Setup = CLASSIFIERS): Promise<Federation> {
   const state = join(await mkdtemp(join(tmpdir(), 'medley-distill-')), 'state');
   const siteFlags: string[] = [];
   for (const { name } of SITES) {
@@ -38,13 +48,14 @@ async function federation(): Promise<Federation> {
     siteFlags.push('--site', `${name}=${formatPublicKey(identity.signPublicKey)}`);
   }
   // The global student: a small CNN of the consortium's choice, on 28x28 images (the transfer set's size).
-  const made = await runMedley(['coordinator', 'init', '--dir', state, '--federation', 'distill', ...siteFlags, '--model', 'cnn-small', '--input', '28x28x1']);
+  const made = await runMedley(['coordinator', 'init', '--dir', state, '--federation', 'distill', ...siteFlags, ...setup.init]);
   expect(made.code, made.stderr).toBe(0);
-  const { proc, address } = await serveCoordinator(state, ['--transfer-set', 'synthetic', '--transfer-count', String(TRANSFER)]);
+  const { proc, address } = await serveCoordinator(state, ['--transfer-set', setup.transferSet, '--transfer-count', String(TRANSFER)]);
   procs.push(proc);
-  SITES.forEach(({ name, arch }, i) => {
-    procs.push(medley(['agent', 'run', '--coordinator', address, '--name', name, ...agentKeyArgs(state, name), '--local-model', arch,
-      '--data', 'synthetic', '--count', '40', '--shard', `${i + 1}/${SITES.length}`, '--seed', '5']));
+  SITES.forEach(({ name }, i) => {
+    const local = setup.localModels[i];
+    procs.push(medley(['agent', 'run', '--coordinator', address, '--name', name, ...agentKeyArgs(state, name), ...(local ? ['--local-model', local] : []),
+      '--data', setup.data, '--count', '40', '--shard', `${i + 1}/${SITES.length}`, '--seed', '5']));
   });
   return { state, address };
 }
@@ -67,19 +78,19 @@ async function storedAggregate(state: string): Promise<{ round: number; values: 
  * (kept in the agent's state folder after the round) labels the transfer set the coordinator
  * served, and the labels are averaged here in float64.
  */
-async function independentMean(state: string): Promise<{ mean: Float64Array; parameters: number[] }> {
+async function independentMean(state: string, task: 'classification' | 'segmentation' = 'classification'): Promise<{ mean: Float64Array; parameters: number[] }> {
   const transferSha = (await readdirBins(join(state, 'distill'))).find((f) => f.kind === 'transfer-set')!;
   const bytes = await readFile(join(state, 'distill', `${transferSha.sha}.bin`));
   const images = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
   const transfer = { images, count: TRANSFER, height: 28, width: 28, channels: 1 };
-  const mean = new Float64Array(TRANSFER * CLASSES);
+  const mean = new Float64Array(TRANSFER * CLASSES * (task === 'segmentation' ? 28 * 28 : 1));
   const parameters: number[] = [];
   for (const { name } of SITES) {
     const dir = join(dirname(state), 'agents', name, 'local-model');
     expect(existsSync(join(dir, 'model.json')), `${name} keeps its local model in its state folder`).toBe(true);
     const net = await loadLayersModelFromDir(dir);
     parameters.push(net.countParams());
-    const soft = await predictSoftLabels(net, transfer, 'classification');
+    const soft = await predictSoftLabels(net, transfer, task);
     net.dispose();
     for (let i = 0; i < mean.length; i++) mean[i]! += soft[i]! / SITES.length;
   }
@@ -152,5 +163,18 @@ describe('federated distillation in a real federation (coordinator + 2 agents of
     const aggregate = await storedAggregate(f.state);
     const difference = maxDifference(aggregate.values, mean);
     expect(difference).toBeLessThan(1e-4);
+  }, 600_000);
+
+  it('segmentation: a U-Net student from per-pixel soft labels (1 - p, p) of two U-Nets, averaged exactly', async () => {
+    const f = await federation({ init: ['--model', 'unet', '--input', '28x28x1', '--depth', '2', '--filters', '4'], transferSet: 'synthetic-blobs', data: 'synthetic-blobs', localModels: ['unet', undefined] });
+    await roundStart(f, ['--rounds', '1']);
+    expect((await ModelStore.open(f.state)).latest).toBe(2);
+    const [record] = (await RoundJournal.open(f.state)).recent().filter((r) => r.state === 'closed');
+    const softBytes = TRANSFER * 28 * 28 * 2 * 4;
+    for (const report of record!.reports) expect(report.bytes).toBe(softBytes);
+    const { mean } = await independentMean(f.state, 'segmentation');
+    const aggregate = await storedAggregate(f.state);
+    expect(aggregate.values.length).toBe(mean.length);
+    expect(maxDifference(aggregate.values, mean)).toBeLessThan(1e-6);
   }, 600_000);
 });
