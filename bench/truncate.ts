@@ -43,7 +43,7 @@ export async function benchTruncate({ quick, log }: BenchOptions): Promise<Bench
   const truncatedRows = rows.filter((r) => r.cut !== 'full');
   const chosen = truncatedRows.reduce((a, b) => ((b.val_auroc ?? -1) > (a.val_auroc ?? -1) ? b : a));
   const plot = await writeChart(`truncate${quick ? '-quick' : ''}.svg`, barChartSvg({
-    title: 'Truncated transfer, cnn-small on PneumoniaMNIST: test AUROC and AUPRC per cut (new head, backbone frozen)',
+    title: 'Truncated transfer (cnn-small, PneumoniaMNIST): test AUROC, AUPRC per cut',
     categories: rows.map((r) => (r.cut === 'full' ? 'full network' : `cut ${r.cut}: ${r.layer}`)),
     series: [
       { name: 'AUROC', values: rows.map((r) => r.auroc ?? NaN) },
