@@ -15,7 +15,7 @@ import { pneumoniaMnistPath } from './strategies.js';
  * pruning never sees. value = fraction of conv parameters removed; peer = test AUROC before.
  */
 
-export const PRUNE_SETTINGS = { pretrainImages: 2000, tuneImages: 1000, pretrainEpochs: 4, seed: 1, tolerance: 0.01, l1: 0.005, learningRate: 1, epochs: 3, batchSize: 16, threshold: 0.05, maxCycles: 4 };
+export const PRUNE_SETTINGS = { pretrainImages: 2000, tuneImages: 1000, pretrainEpochs: 4, seed: 1, tolerance: 0.01, l1: 0.01, learningRate: 1, epochs: 3, batchSize: 16, threshold: 0.05, maxCycles: 8, retries: 4, backoff: 0.7 };
 
 export async function benchPrune({ quick, log }: BenchOptions): Promise<BenchResult> {
   const metric = 'fraction of conv parameters removed by channel-scaling pruning (cnn-small, PneumoniaMNIST subsample)';
@@ -29,7 +29,7 @@ export async function benchPrune({ quick, log }: BenchOptions): Promise<BenchRes
   const base = await pretrained('cnn-small', data.train, s.pretrainEpochs, s.seed, log);
   const before = { val: await aurocAuprc(base.model, data.val), test: await aurocAuprc(base.model, data.test) };
   const outcome = await pruneByChannelScaling(base.model, data.tune, data.val, {
-    tolerance: s.tolerance, l1: s.l1, learningRate: s.learningRate, epochs: s.epochs, batchSize: s.batchSize, threshold: s.threshold, maxCycles: s.maxCycles, seed: s.seed,
+    tolerance: s.tolerance, l1: s.l1, learningRate: s.learningRate, epochs: s.epochs, batchSize: s.batchSize, threshold: s.threshold, maxCycles: s.maxCycles, retries: s.retries, backoff: s.backoff, seed: s.seed,
     log: (l) => log(`prune: ${l}`),
   });
   const after = { val: await aurocAuprc(outcome.model, data.val), test: await aurocAuprc(outcome.model, data.test) };

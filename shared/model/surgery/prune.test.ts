@@ -112,14 +112,14 @@ describe('channel pruning surgery', () => {
     const model = buildModel({ arch: 'cnn-small', inputShape: [28, 28, 1], classes: 2 }, 8);
     const train = makeSyntheticSet({ count: 96, seed: 4 });
     const val = makeSyntheticSet({ count: 64, seed: 5 });
-    const outcome = await pruneByChannelScaling(model, train, val, { tolerance: 0.05, l1: 1, learningRate: 0.5, epochs: 1, maxCycles: 2, retries: 0, batchSize: 32 });
+    const outcome = await pruneByChannelScaling(model, train, val, { tolerance: 0.3, l1: 1, learningRate: 0.5, epochs: 1, maxCycles: 2, retries: 1, batchSize: 32 });
     expect(outcome.cycles.length).toBeGreaterThan(0);
-    expect(outcome.final.auroc).toBeGreaterThanOrEqual(outcome.baseline.auroc - 0.05);
+    expect(outcome.final.auroc).toBeGreaterThanOrEqual(outcome.baseline.auroc - 0.3);
     expect(outcome.final.convParameters).toBe(convParameters(outcome.model));
     const kept = outcome.cycles.filter((c) => c.kept);
     expect(kept.length).toBeGreaterThan(0);
     expect(outcome.final.convParameters).toBeLessThan(outcome.baseline.convParameters);
-    for (const c of outcome.cycles.filter((r) => !r.kept)) expect(outcome.baseline.auroc - c.auroc).toBeGreaterThan(0.05);
+    for (const c of outcome.cycles.filter((r) => !r.kept)) expect(outcome.baseline.auroc - c.auroc).toBeGreaterThan(0.3);
     expect(convParameters(model)).toBe(outcome.baseline.convParameters); // the input model is left as it was
     outcome.model.dispose();
     model.dispose();
