@@ -21,6 +21,7 @@ import type { EvaluationRound } from './evaluation-round.js';
 import { runEvaluationRound } from './evaluation-run.js';
 import type { RoundEvents } from './round-events.js';
 import { Round } from './round.js';
+import { collectAnswers } from './collect-answers.js';
 import { SecureExchange } from './secure-exchange.js';
 import { runSoftLabelRound } from './soft-label-run.js';
 import type { SiteSession, SiteSessions } from './site-sessions.js';
@@ -506,19 +507,7 @@ export class RunController implements UploadGate {
         },
       });
     }
-    let setupFailure: Error | null = null;
-    try {
-      if (exchange) round.limitTo(await exchange.setUp(chosen, round.deadline));
-      await this.waitForClose(round);
-    } catch (err) {
-      if (!(err instanceof SecAggAbortError)) throw err;
-      setupFailure = err;
-    }
-    await round.stopAccepting();
-    for (const site of chosen) {
-      const session = sessions.get(site);
-      if (session) session.state = 'idle';
-    }
+    const setupFailure = await collectAnswers(round, chosen, exchange, sessions, (r) => this.waitForClose(r));
     try {
       return await this.finish(round, settings, base, exchange, maskedSum, setupFailure);
     } finally {

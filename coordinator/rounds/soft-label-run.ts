@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { SecAggAbortError, type SecAggParams } from '../../shared/secagg/index.js';
+import type { SecAggParams } from '../../shared/secagg/index.js';
 import type { RoundRecord, TensorSpec } from '../../shared/wire/index.js';
 import { ModularSumAggregate } from '../aggregation/index.js';
 import type { DistillRuntime } from '../methods/index.js';
@@ -7,6 +7,7 @@ import type { ModelManifest, ModelStore, RoundJournal } from '../store/index.js'
 import type { ModelEvaluator, RunSettings } from './run-controller.js';
 import type { RoundEvents } from './round-events.js';
 import type { Round } from './round.js';
+import { collectAnswers } from './collect-answers.js';
 import { SecureExchange } from './secure-exchange.js';
 import { SoftLabelCollector, SoftLabelRound } from './soft-label-round.js';
 import type { SiteSession, SiteSessions } from './site-sessions.js';
@@ -106,19 +107,7 @@ export async function runSoftLabelRound(n: number, settings: RunSettings, ctx: S
         },
       });
     }
-    let failure: Error | null = null;
-    try {
-      if (exchange) round.limitTo(await exchange.setUp(chosen, round.deadline));
-      await ctx.waitForClose(round);
-    } catch (err) {
-      if (!(err instanceof SecAggAbortError)) throw err;
-      failure = err;
-    }
-    await round.stopAccepting();
-    for (const site of chosen) {
-      const session = sessions.get(site);
-      if (session) session.state = 'idle';
-    }
+    let failure: Error | null = await collectAnswers(round, chosen, exchange, sessions, ctx.waitForClose);
     failure ??= round.failure;
     const record = round.record;
     let mean: Float32Array | null = null;
