@@ -28,7 +28,8 @@ export interface ScaleTraining {
   signal?: AbortSignal;
 }
 
-export const DEFAULT_SCALE_TRAINING: Omit<ScaleTraining, 'signal'> = { l1: 0.002, epochs: 3, learningRate: 0.5, batchSize: 64, seed: 1 };
+/** What pruned cnn-small on PneumoniaMNIST by 92% within 0.01 AUROC (bench prune, with the cycle's backoff 0.7 from 0.01). */
+export const DEFAULT_SCALE_TRAINING: Omit<ScaleTraining, 'signal'> = { l1: 0.01, epochs: 3, learningRate: 1, batchSize: 16, seed: 1 };
 
 /** The network's output with scales multiplied in after each unit's `scaleAfter` layer (inference mode). */
 export function scaledForward(model: tf.LayersModel, plan: PrunePlan, scales: ReadonlyMap<string, tf.Tensor1D>, x: tf.Tensor): tf.Tensor {

@@ -30,9 +30,9 @@ export interface PruneOptions extends Partial<Omit<ScaleTraining, 'signal'>> {
   threshold?: number;
   /** Most cycles (default 8). */
   maxCycles?: number;
-  /** Gentler penalties tried after a cycle overshoots the tolerance (default 2). */
+  /** Gentler penalties tried after a cycle overshoots the tolerance (default 4). */
   retries?: number;
-  /** Each retry multiplies the penalty by this (default 0.5). */
+  /** Each retry multiplies the penalty by this (default 0.7). */
   backoff?: number;
   /** Re-estimate batch-norm statistics on the training images after each cut (default true). */
   recalibrate?: boolean;
@@ -114,8 +114,8 @@ export async function pruneByChannelScaling(model: tf.LayersModel, train: ImageS
   if (val.targets) throw new SurgeryError('pruning is judged by validation AUROC; this validation set carries per-example targets, not classes');
   const threshold = opts.threshold ?? 0.05;
   const maxCycles = opts.maxCycles ?? 8;
-  const retries = opts.retries ?? 2;
-  const backoff = opts.backoff ?? 0.5;
+  const retries = opts.retries ?? 4;
+  const backoff = opts.backoff ?? 0.7;
   const foldKept = opts.foldKept ?? false;
   const recoveryEpochs = opts.recoveryEpochs ?? (foldKept ? 1 : 0);
   const recalibrate = opts.recalibrate ?? true;
