@@ -76,7 +76,8 @@ describe('unary calls', () => {
     metadata.set('x-token', 'secret');
     const reply = await unary<{ federation: string; modelVersion: number; sites: unknown[]; running: boolean }>(admin, 'status', {}, metadata);
     expect(reply).toMatchObject({ federation: 'fed', modelVersion: 3, sites: [], running: false });
-    expect(seen).toEqual({ request: {}, token: 'secret', path: '/medley.v1.Admin/Status' });
+    // StatusRequest's fields, never sent, arrive as their proto defaults, as over real gRPC.
+    expect(seen).toEqual({ request: { fromRound: 0, limit: 0 }, token: 'secret', path: '/medley.v1.Admin/Status' });
     // The proto name works as on a grpc-js client; minSites, never sent, arrives as its default 0.
     const started = await unary<{ firstRound: number }>(admin, 'StartRounds', { rounds: 4 });
     expect(started.firstRound).toBe(4);
