@@ -3,6 +3,7 @@ import type { ImageSet } from '../../data/types.js';
 import { batchPixels, yieldToEventLoop } from '../predict.js';
 import { readGraph, SurgeryError } from './graph.js';
 import type { PrunePlan } from './prune-plan.js';
+import { seededOrder } from './seeded-order.js';
 
 /*
  * Channel scaling (Wong, Kashyap, Moradi, ISBI 2021): a multiplicative scale per output channel
@@ -50,17 +51,6 @@ export function scaledForward(model: tf.LayersModel, plan: PrunePlan, scales: Re
   return values.get(graph.outputs[0]!)!;
 }
 
-function shuffled(count: number, seed: number): Int32Array {
-  const idx = Int32Array.from({ length: count }, (_, i) => i);
-  let a = seed >>> 0 || 1;
-  for (let i = count - 1; i > 0; i--) {
-    a = (Math.imul(a, 1664525) + 1013904223) >>> 0;
-    const j = a % (i + 1);
-    [idx[i], idx[j]] = [idx[j]!, idx[i]!];
-  }
-  return idx;
-}
-
 export function checkScaleTraining(opts: ScaleTraining): void {
   if (!(opts.l1 >= 0) || !Number.isFinite(opts.l1)) throw new SurgeryError(`the L1 penalty must be a number >= 0, got ${opts.l1}`);
   if (!Number.isInteger(opts.epochs) || opts.epochs < 1) throw new SurgeryError(`scale training epochs must be an integer >= 1, got ${opts.epochs}`);
@@ -81,7 +71,7 @@ export async function trainScales(model: tf.LayersModel, plan: PrunePlan, train:
   const shrink = opts.learningRate * opts.l1;
   try {
     for (let epoch = 0; epoch < opts.epochs; epoch++) {
-      const order = shuffled(train.count, opts.seed * 7919 + epoch);
+      const order = seededOrder(train.count, opts.seed * 7919 + epoch);
       for (let start = 0; start < train.count; start += opts.batchSize) {
         opts.signal?.throwIfAborted();
         const idx = order.subarray(start, Math.min(train.count, start + opts.batchSize));

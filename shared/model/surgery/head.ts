@@ -3,6 +3,7 @@ import type { ImageSet } from '../../data/types.js';
 import { batchPixels, yieldToEventLoop } from '../predict.js';
 import { SurgeryError } from './graph.js';
 import { HEAD_DENSE, HEAD_POOL } from './truncate.js';
+import { seededOrder } from './seeded-order.js';
 
 /*
  * Training the new head of a truncated network while the backbone stays frozen. With the backbone
@@ -38,17 +39,6 @@ export async function pooledFeatures(model: tf.LayersModel, set: ImageSet, batch
   return { data, width };
 }
 
-function order(count: number, seed: number): Int32Array {
-  const idx = Int32Array.from({ length: count }, (_, i) => i);
-  let a = seed >>> 0 || 1;
-  for (let i = count - 1; i > 0; i--) {
-    a = (Math.imul(a, 1664525) + 1013904223) >>> 0;
-    const j = a % (i + 1);
-    [idx[i], idx[j]] = [idx[j]!, idx[i]!];
-  }
-  return idx;
-}
-
 /**
  * Fits the head (HEAD_DENSE, or the softmax dense layer `headLayer`) of a classifier on `train`,
  * everything before it frozen: softmax cross-entropy, Adam, weights starting at zero (the problem
@@ -67,7 +57,7 @@ export async function fitHead(model: tf.LayersModel, train: ImageSet, opts: Head
   let epochLoss = 0;
   try {
     for (let epoch = 0; epoch < opts.epochs; epoch++) {
-      const idx = order(train.count, opts.seed + epoch);
+      const idx = seededOrder(train.count, opts.seed + epoch);
       let sum = 0;
       for (let start = 0; start < train.count; start += opts.batchSize) {
         const batch = idx.subarray(start, Math.min(train.count, start + opts.batchSize));
