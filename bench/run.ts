@@ -48,10 +48,11 @@ interface Args {
   only: string[] | null;
   /** Also write the JSON object to this file (npm prints its own banner lines on stdout). */
   out: string | null;
+  soakRounds: number | null;
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { json: false, quick: false, only: null, out: null };
+  const args: Args = { json: false, quick: false, only: null, out: null, soakRounds: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--json') args.json = true;
@@ -63,8 +64,14 @@ function parseArgs(argv: string[]): Args {
     } else if (a === '--out' || a.startsWith('--out=')) {
       args.out = (a === '--out' ? argv[++i] : a.slice('--out='.length)) ?? null;
       if (!args.out) throw new Error('--out needs a file name');
+    } else if (a === '--soak-rounds' || a.startsWith('--soak-rounds=')) {
+      const text = a === '--soak-rounds' ? argv[++i] : a.slice('--soak-rounds='.length);
+      const n = Number(text);
+      // The soak's windows are the last three quarters and the last half of the rounds: fewer than 40 leave too few points to fit.
+      if (!Number.isInteger(n) || n < 40) throw new Error(`--soak-rounds ${text ?? ''}: give a whole number of rounds, at least 40 (default 200)`);
+      args.soakRounds = n;
     } else if (a === '--help' || a === '-h') {
-      process.stdout.write(`usage: node dist/bench/run.js [--json] [--quick] [--out FILE] [--only ${BENCHMARKS.map((b) => b.name).join(',')}]\n`);
+      process.stdout.write(`usage: node dist/bench/run.js [--json] [--quick] [--out FILE] [--soak-rounds N] [--only ${BENCHMARKS.map((b) => b.name).join(',')}]\n`);
       process.exit(0);
     } else {
       throw new Error(`unknown argument ${a}; try --help`);
@@ -86,7 +93,7 @@ async function main(): Promise<void> {
     const started = performance.now();
     log(`== ${bench.name}${args.quick ? ' (quick)' : ''}`);
     try {
-      const result = await bench.run({ quick: args.quick, log: (line) => log(line) });
+      const result = await bench.run({ quick: args.quick, ...(args.soakRounds ? { soakRounds: args.soakRounds } : {}), log: (line) => log(line) });
       // The training module adds its own name; the key already says it.
       const { name: _name, ...rest } = result as BenchResult & { name?: unknown };
       results[bench.name] = rest;

@@ -61,8 +61,8 @@ interface Sample {
   agentLive: number | null;
 }
 
-export async function benchSoak({ quick, log }: BenchOptions): Promise<BenchResult> {
-  const rounds = quick ? 20 : 200;
+export async function benchSoak({ quick, soakRounds, log }: BenchOptions): Promise<BenchResult> {
+  const rounds = soakRounds ?? (quick ? 20 : 200);
   const cleanup = new Cleanup();
   try {
     const names = siteNames(AGENTS);
@@ -167,7 +167,7 @@ export async function benchSoak({ quick, log }: BenchOptions): Promise<BenchResu
     log(`soak: coordinator ${first.coordinator.toFixed(1)} -> ${last.coordinator.toFixed(1)} MiB (slope ${coordinatorSlope.toFixed(4)} MiB/round), agent ${first.agent.toFixed(1)} -> ${last.agent.toFixed(1)} MiB (slope ${agentSlope.toFixed(4)}); plot ${plot}`);
 
     const summary = (values: number[]) => ({ min: round(Math.min(...values), 1), median: round(median(values), 1), max: round(Math.max(...values), 1) });
-    const at = [1, 10, 25, 50, 100, 150, 200].filter((r) => r <= rounds);
+    const at = [1, 10, 25, 50, 100, 150, 200, 300, 400, 500, 600, 800, 1000].filter((r) => r <= rounds);
     const roundSeconds = samples.slice(1).map((s, i) => (s.unixMs - samples[i]!.unixMs) / 1000);
     return {
       metric: `coordinator RSS (MiB) after ${rounds} rounds, right after a full GC; ${AGENTS} agent processes training cnn-small 28x28x1 with TF.js (32 images, 1 epoch, batch 32)`,

@@ -16,15 +16,12 @@ export async function createHeldOutEvaluator(heldOut: ImageSet, log: (m: string)
     async evaluate(manifest: ModelManifest, weightsPath: string): Promise<Record<string, number>> {
       const bytes = await readFile(weightsPath);
       const flat = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
-      const net = await model.modelFromTopologyJson(manifest.topology);
-      try {
-        model.writeFlatWeights(net, manifest.tensors, flat);
+      // One network lent again every round: building one per round leaves tfjs-layers' names behind for good.
+      return model.networkPool.withNetwork(manifest.topology, { specs: manifest.tensors, flat }, async (net) => {
         // The manifest's task picks the metrics (AUROC/AUPRC, Dice/IoU, PSNR/SSIM), as at the sites.
         const metrics = await model.evaluateTask(net, heldOut, model.taskOfManifestSpec(manifest.spec));
         return { ...metrics, examples: heldOut.count };
-      } finally {
-        net.dispose();
-      }
+      });
     },
   };
 }

@@ -77,9 +77,7 @@ export class DistillRuntime {
 
   /** Trains the student (the base version's network) on the transfer set against the aggregate; answers its new weights. */
   async trainStudent(base: ModelManifest, weights: Float32Array, aggregate: Float32Array, task: DistillTask, params: Readonly<Record<string, number>>, seed: number, batchSize: number): Promise<{ weights: Float32Array; loss: number; seconds: number }> {
-    const net = await this.model.modelFromTopologyJson(base.topology);
-    try {
-      this.model.writeFlatWeights(net, base.tensors, weights);
+    return this.model.networkPool.withNetwork(base.topology, { specs: base.tensors, flat: weights }, async (net) => {
       const result = await this.distillModule.distillModel(net, this.transfer, aggregate, {
         task,
         temperature: params.temperature!,
@@ -90,9 +88,7 @@ export class DistillRuntime {
         seed,
       });
       return { weights: this.model.readFlatWeights(net), loss: result.loss, seconds: result.seconds };
-    } finally {
-      net.dispose();
-    }
+    });
   }
 
   async saveAggregate(round: number, values: Float32Array): Promise<void> {

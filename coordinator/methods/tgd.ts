@@ -1,4 +1,4 @@
-import { encodeMask, modelFromTopologyJson, planTgd, writeFlatWeights } from '../../shared/model/index.js';
+import { encodeMask, networkPool, planTgd } from '../../shared/model/index.js';
 import { ConfigError } from '../../shared/wire/index.js';
 import type { MethodBase, MethodDefinition } from './method.js';
 
@@ -23,9 +23,7 @@ export const tgd: MethodDefinition = {
   },
   returns: 'weights',
   async roundPayload(base: MethodBase, params: Readonly<Record<string, number>>): Promise<Uint8Array> {
-    const net = await modelFromTopologyJson(base.manifest.topology);
-    try {
-      writeFlatWeights(net, base.manifest.tensors, await base.weights());
+    return networkPool.withNetwork(base.manifest.topology, { specs: base.manifest.tensors, flat: await base.weights() }, async (net) => {
       let plan;
       try {
         plan = planTgd(net, { phi: params.phi, alpha: params.alpha, k: params.k });
@@ -36,8 +34,6 @@ export const tgd: MethodDefinition = {
         throw new ConfigError(`method tgd: no channel of model version ${base.manifest.version} scores below phi = ${params.phi}, so no filter would train; raise phi (--method-param phi=0.5)`);
       }
       return encodeMask(plan.mask);
-    } finally {
-      net.dispose();
-    }
+    });
   },
 };

@@ -1,4 +1,4 @@
-import { encodeMask, modelFromTopologyJson, writeFlatWeights } from '../../shared/model/index.js';
+import { encodeMask, networkPool } from '../../shared/model/index.js';
 import { headTrainingMask } from '../../shared/model/surgery/index.js';
 import { ConfigError } from '../../shared/wire/index.js';
 import type { MethodBase, MethodDefinition } from './method.js';
@@ -23,16 +23,12 @@ export const truncated: MethodDefinition = {
   },
   returns: 'weights',
   async roundPayload(base: MethodBase, params: Readonly<Record<string, number>>): Promise<Uint8Array> {
-    const net = await modelFromTopologyJson(base.manifest.topology);
-    try {
-      writeFlatWeights(net, base.manifest.tensors, await base.weights());
+    return networkPool.withNetwork(base.manifest.topology, { specs: base.manifest.tensors, flat: await base.weights() }, async (net) => {
       try {
         return encodeMask(headTrainingMask(net, params.trainFrom!).mask);
       } catch (err) {
         throw new ConfigError(`method truncated cannot train model version ${base.manifest.version}: ${(err as Error).message}`);
       }
-    } finally {
-      net.dispose();
-    }
+    });
   },
 };

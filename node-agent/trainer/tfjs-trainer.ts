@@ -1,5 +1,5 @@
 import type { SiteData } from '../../shared/data/types.js';
-import { evaluateTask, modelFromTopologyJson, readFlatWeights, taskOfManifestSpec, writeFlatWeights, type BackendReport } from '../../shared/model/index.js';
+import { evaluateTask, networkPool, readFlatWeights, taskOfManifestSpec, type BackendReport } from '../../shared/model/index.js';
 import { predictProbabilities } from '../../shared/model/predict.js';
 import type { Task } from '../../shared/wire/index.js';
 import type { DownloadedModel } from '../connection/coordinator-client.js';
@@ -40,24 +40,18 @@ export class TfjsTrainer implements Trainer {
       // Evaluation rounds pool class probabilities (ROC, calibration); other tasks report their metrics after training.
       throw new Error(`evaluation rounds score classifiers; this model is trained for ${task}, whose Dice/IoU or PSNR/SSIM each training round reports`);
     }
-    const net = await modelFromTopologyJson(model.topology);
-    try {
-      writeFlatWeights(net, model.header.tensors, model.weights);
+    return networkPool.withNetwork(model.topology, { specs: model.header.tensors, flat: model.weights }, async (net) => {
       signal.throwIfAborted();
       const probabilities = await predictProbabilities(net, this.data.val);
       const { labels, classes, subgroups } = this.data.val;
       return { labels, probabilities, classes, subgroups };
-    } finally {
-      net.dispose();
-    }
+    });
   }
 
   async train(model: DownloadedModel, task: Task, onProgress: (p: TrainingProgress) => void, signal: AbortSignal): Promise<TrainingOutcome> {
     const started = performance.now();
     const kind = taskOfManifestSpec(model.spec);
-    const net = await modelFromTopologyJson(model.topology);
-    try {
-      writeFlatWeights(net, model.header.tensors, model.weights);
+    return networkPool.withNetwork(model.topology, { specs: model.header.tensors, flat: model.weights }, async (net) => {
       const result = await trainModel(net, this.data.train, {
         task: kind,
         denoisingLoss: denoisingLossOf(model.spec),
@@ -86,9 +80,7 @@ export class TfjsTrainer implements Trainer {
         epochs: task.epochs,
         seconds: (performance.now() - started) / 1000,
       };
-    } finally {
-      net.dispose();
-    }
+    });
   }
 }
 

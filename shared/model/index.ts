@@ -11,6 +11,7 @@ export {
   type NamedWeight,
 } from './layers-model-io.js';
 export { modelFromTopologyJson, readFlatWeights, weightLayout, writeFlatWeights } from './flat-weights.js';
+export { NetworkPool, networkPool } from './network-pool.js';
 export { batchPixels, checkCompatible, predictProbabilities, yieldToEventLoop } from './predict.js';
 export { registerWasmGradients, WASM_GRADIENT_KERNELS } from './wasm-gradients.js';
 export { registerWasmFastKernels } from './wasm-fast-kernels.js';
