@@ -326,7 +326,7 @@ export class NodeAgent {
               progress: (phase, fields) => this.progress(task, phase, fields), log: this.log, random: this.options.random ?? Math.random,
             })
           : await this.options.trainer.train(model, task, onProgress, signal);
-      const dp = await this.safeguards.privatize(task, outcome.delta);
+      const dp = await this.safeguards.privatize(task, outcome.delta, outcome.open);
       let payload: Uint8Array = new Uint8Array(outcome.delta.buffer, outcome.delta.byteOffset, outcome.delta.byteLength);
       if (secure) {
         this.progress(task, 'masking', { message: 'waiting for the other sites\' key shares' });

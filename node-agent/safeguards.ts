@@ -47,11 +47,14 @@ export class Safeguards {
     );
   }
 
-  /** Clips and noises the update in place when the task asks for DP, and records the spend. */
-  async privatize(task: Task, delta: Float32Array): Promise<AuditEntry['dp']> {
+  /**
+   * Clips and noises the update in place when the task asks for DP, and records the spend. `open`:
+   * the elements training could change (TGD, truncated transfer); frozen ones get no noise.
+   */
+  async privatize(task: Task, delta: Float32Array, open?: Uint8Array): Promise<AuditEntry['dp']> {
     const dp = task.privacy;
     if (!dp || !(dp.clipNorm > 0)) return null;
-    privatizeUpdate(delta, { clipNorm: dp.clipNorm, noiseMultiplier: dp.noiseMultiplier });
+    privatizeUpdate(delta, { clipNorm: dp.clipNorm, noiseMultiplier: dp.noiseMultiplier }, undefined, open);
     if (dp.noiseMultiplier <= 0) return null;
     if (this.accountant) {
       await this.accountant.record({ round: task.round, federation: task.federation, noiseMultiplier: dp.noiseMultiplier, clipNorm: dp.clipNorm });

@@ -147,4 +147,19 @@ describe('privatizeUpdate', () => {
   it('refuses an update with NaN rather than letting it slip past the clip', () => {
     expect(() => privatizeUpdate(Float32Array.from([1, Number.NaN]), { clipNorm: 1, noiseMultiplier: 1 })).toThrow(/NaN or infinite/);
   });
+
+  it('with a trainable mask, noises the open elements fully and leaves frozen ones exactly 0', () => {
+    // Every third element frozen, as TGD freezes whole filters: the open ones still get the full std.
+    const open = Uint8Array.from({ length: N }, (_, i) => (i % 3 === 0 ? 0 : 1));
+    const delta = Float32Array.from({ length: N }, (_, i) => (open[i] ? 1e-3 : 0));
+    privatizeUpdate(delta, { clipNorm: 2, noiseMultiplier: 0.5 }, seededGaussianSource(11), open);
+    expect(delta.filter((_, i) => open[i] === 0).every((v) => Object.is(v, 0))).toBe(true);
+    // The update's norm (1e-3 x sqrt(133 333) = 0.37) is under clipNorm, so the open elements are 1e-3 plus noise of std 0.5 x 2.
+    expectNoise(Float32Array.from(delta.filter((_, i) => open[i] === 1), (v) => v - 1e-3), 1);
+  });
+
+  it('refuses a mask of another model, or an update that changed a frozen element, naming the element', () => {
+    expect(() => privatizeUpdate(new Float32Array(4), { clipNorm: 1, noiseMultiplier: 1 }, seededGaussianSource(1), new Uint8Array(3))).toThrow(/mask has 3 elements and the update 4/);
+    expect(() => privatizeUpdate(Float32Array.from([0, 0.5, 0.1]), { clipNorm: 1, noiseMultiplier: 1 }, seededGaussianSource(1), Uint8Array.from([1, 0, 1]))).toThrow(/element 1 is frozen/);
+  });
 });

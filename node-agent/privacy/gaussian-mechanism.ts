@@ -37,9 +37,23 @@ export function validateDpSettings(settings: DpSettings): void {
  * The Gaussian mechanism on one site update, in place: clip the update to L2 norm clipNorm, then
  * add N(0, (noiseMultiplier * clipNorm)^2) to every element. Run it on the update exactly as it
  * will be sent (after any compression that reads the values), so what leaves the site is covered.
+ *
+ * `open` (TGD, truncated transfer): 1 for each element training may change, 0 for frozen ones,
+ * whose delta is exactly 0 whatever the site's data. Noise then goes on the open elements only, so
+ * frozen weights stay bit-identical through aggregation. The guarantee is unchanged: the mask comes
+ * from the coordinator's base model, not from this site's data, so the frozen zeros reveal nothing,
+ * and on the open elements the clipped update (sensitivity clipNorm) gets the full noise.
  */
-export function privatizeUpdate(delta: Float32Array, settings: DpSettings, random: GaussianSource = secureGaussianSource()): PrivatizeResult {
+export function privatizeUpdate(delta: Float32Array, settings: DpSettings, random: GaussianSource = secureGaussianSource(), open?: Uint8Array): PrivatizeResult {
   validateDpSettings(settings);
+  if (open && open.length !== delta.length) {
+    throw new RangeError(`the trainable mask has ${open.length} elements and the update ${delta.length}; they must belong to the same model`);
+  }
+  if (open) {
+    for (let i = 0; i < delta.length; i++) {
+      if (open[i] === 0 && delta[i] !== 0) throw new RangeError(`update element ${i} is frozen by the task's mask but changed (${delta[i]}); the update is not sent`);
+    }
+  }
   let sumSquares = 0;
   for (let i = 0; i < delta.length; i++) sumSquares += delta[i] * delta[i];
   const preClipNorm = Math.sqrt(sumSquares);
@@ -59,7 +73,11 @@ export function privatizeUpdate(delta: Float32Array, settings: DpSettings, rando
       const n = Math.min(noise.length, delta.length - start);
       const block = n === noise.length ? noise : noise.subarray(0, n);
       random.fill(block);
-      for (let k = 0; k < n; k++) delta[start + k] += std * block[k];
+      if (open) {
+        for (let k = 0; k < n; k++) if (open[start + k] !== 0) delta[start + k] += std * block[k];
+      } else {
+        for (let k = 0; k < n; k++) delta[start + k] += std * block[k];
+      }
     }
   }
   return { preClipNorm, clipped };

@@ -52,6 +52,8 @@ export class TfjsTrainer implements Trainer {
     const started = performance.now();
     const kind = taskOfManifestSpec(model.spec);
     return networkPool.withNetwork(model.topology, { specs: model.header.tensors, flat: model.weights }, async (net) => {
+      // TGD: only the filters the coordinator's KSE scores call redundant train; truncated: only the head.
+      const trainableMask = tgdMaskOf(task, net) ?? truncatedMaskOf(task, net);
       const result = await trainModel(net, this.data.train, {
         task: kind,
         denoisingLoss: denoisingLossOf(model.spec),
@@ -60,8 +62,7 @@ export class TfjsTrainer implements Trainer {
         learningRate: task.learningRate,
         seed: task.seed,
         proximalMu: task.proximalMu,
-        // TGD: only the filters the coordinator's KSE scores call redundant train; truncated: only the head.
-        trainableMask: tgdMaskOf(task, net) ?? truncatedMaskOf(task, net),
+        trainableMask,
         signal,
         onProgress: (p) => {
           if (p.batch === p.batches || p.batch % 10 === 0) onProgress({ phase: 'training', epoch: p.batch === p.batches ? p.epoch : p.epoch - 1, epochs: p.epochs, loss: p.loss });
@@ -79,6 +80,7 @@ export class TfjsTrainer implements Trainer {
         trainLoss: result.loss,
         epochs: task.epochs,
         seconds: (performance.now() - started) / 1000,
+        ...(trainableMask ? { open: trainableMask.elements } : {}),
       };
     });
   }

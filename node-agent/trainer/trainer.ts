@@ -26,6 +26,11 @@ export interface TrainingOutcome {
   tensors?: TensorSpec[];
   /** "soft-labels" for a distillation outcome; absent for a weight update. */
   kind?: 'soft-labels';
+  /**
+   * Per element of `delta`: 1 where training could change it, 0 where the task's mask froze it
+   * (TGD, truncated transfer); absent when every element trains. DP noise goes on open elements only.
+   */
+  open?: Uint8Array;
 }
 
 /**

@@ -94,8 +94,9 @@ describe('TGD in a real federation (coordinator + 2 agents over gRPC, `round sta
     }
   }, 400_000);
 
-  it('under secure aggregation the frozen weights stay bit-identical too (an exact zero quantizes to 0 and the masks cancel)', async () => {
-    const state = await tgdRun(['north', 'south', 'east'], 1, ['--secure-aggregation']);
+  it('under secure aggregation and site DP the frozen weights stay bit-identical too (no noise on frozen elements; an exact zero quantizes to 0 and the masks cancel)', async () => {
+    // DP noise goes on the elements the mask opens only; before, it moved every frozen weight of the version.
+    const state = await tgdRun(['north', 'south', 'east'], 1, ['--secure-aggregation', '--dp-clip', '1', '--dp-noise', '0.5']);
     const store = await ModelStore.open(state);
     expect(store.latest).toBe(2);
     const c = await changes(store, 1, 2);
