@@ -9,7 +9,7 @@ import type { StrategyDefinition, StrategyParameter } from './strategy.js';
 
 /** FedAvgM (Hsu et al. 2019): m_t = momentum * m_{t-1} + Delta_t; x_{t+1} = x_t + eta * m_t. */
 export class ServerMomentum implements ServerStep {
-  private m = new Float32Array(0);
+  private m: Float32Array = new Float32Array(0);
 
   constructor(
     private readonly eta: number,
@@ -18,6 +18,14 @@ export class ServerMomentum implements ServerStep {
 
   reset(elements: number): void {
     this.m = new Float32Array(elements);
+  }
+
+  state(): Float32Array[] {
+    return [this.m];
+  }
+
+  load([m]: Float32Array[]): void {
+    this.m = m!;
   }
 
   apply(offset: number, base: Float32Array, delta: Float32Array): Float32Array {
@@ -47,8 +55,8 @@ export interface AdaptiveParameters {
  * second moment v follows Delta^2. No bias correction, as in the paper.
  */
 export class AdaptiveStep implements ServerStep {
-  private m = new Float32Array(0);
-  private v = new Float32Array(0);
+  private m: Float32Array = new Float32Array(0);
+  private v: Float32Array = new Float32Array(0);
 
   constructor(
     private readonly rule: AdaptiveRule,
@@ -60,6 +68,15 @@ export class AdaptiveStep implements ServerStep {
     // The paper asks for v_{-1} >= tau^2 (m starts at 0); tau^2 is the smallest start it allows,
     // so the first rounds' steps are damped no more than the definition requires.
     this.v = new Float32Array(elements).fill(this.p.tau * this.p.tau);
+  }
+
+  state(): Float32Array[] {
+    return [this.m, this.v];
+  }
+
+  load([m, v]: Float32Array[]): void {
+    this.m = m!;
+    this.v = v!;
   }
 
   apply(offset: number, base: Float32Array, delta: Float32Array): Float32Array {

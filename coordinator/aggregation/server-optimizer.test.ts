@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ServerMomentum } from './fedopt.js';
+import { AdaptiveStep, ServerMomentum } from './fedopt.js';
 import { ServerOptimizer } from './server-optimizer.js';
 import type { RoundAggregate, UpdateSegment } from './strategy.js';
 
@@ -81,5 +81,35 @@ describe('ServerOptimizer', () => {
     const empty = strategy.begin(2);
     expect(empty.problem?.()).toBeNull();
     expect(() => empty.finishSegment(0, new Float32Array(2))).toThrow(/without updates/);
+  });
+
+  it('snapshots its state after whole rounds only, and a restored copy continues exactly as the original (FedAdam)', async () => {
+    const adam = () => new ServerOptimizer('fedadam', { eta: 0.1 }, new AdaptiveStep('adam', { eta: 0.1, beta1: 0.9, beta2: 0.99, tau: 1e-3 }));
+    const step = async (s: ServerOptimizer, d: number, x: Float32Array) => (await oneSiteRound(s, d, 4)).finishSegment(0, x) as Float32Array;
+    const start = new Float32Array(4).fill(1);
+    const original = adam();
+    expect(original.snapshot()).toBeNull();
+    const x2 = await step(original, -0.2, await step(original, 0.3, start));
+    const saved = original.snapshot()!;
+    expect(saved).toHaveLength(2);
+    // Part-way through a round the state matches no model version: nothing to save.
+    (await oneSiteRound(original, 0.5, 4)).finishSegment(0, x2.subarray(0, 2));
+    expect(original.snapshot()).toBeNull();
+    // A coordinator restarted after round 2: a new instance restored from the snapshot.
+    const resumed = adam();
+    resumed.restore(saved, 4);
+    const x3 = await step(resumed, 0.5, x2);
+    const reference = adam();
+    const y3 = await step(reference, 0.5, await step(reference, -0.2, await step(reference, 0.3, start)));
+    expect([...x3]).toEqual([...y3]);
+    // Without the state (m = 0, v = tau^2) the third step differs.
+    const fresh = await step(adam(), 0.5, x2);
+    expect(Math.abs(fresh[0]! - x3[0]!)).toBeGreaterThan(1e-3);
+  });
+
+  it('refuses a saved state that does not fit the model, naming both sizes', () => {
+    const strategy = new ServerOptimizer('fedadam', { eta: 0.1 }, new AdaptiveStep('adam', { eta: 0.1, beta1: 0.9, beta2: 0.99, tau: 1e-3 }));
+    expect(() => strategy.restore([new Float32Array(5), new Float32Array(5)], 6)).toThrow(/saved state has 2 array\(s\) of 5, 5 values; a model of 6 weights needs 2 of 6/);
+    expect(() => strategy.restore([new Float32Array(6)], 6)).toThrow(/saved state has 1 array/);
   });
 });

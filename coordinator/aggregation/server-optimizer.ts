@@ -14,14 +14,18 @@ export interface ServerStep {
    * and returns the new global weights for that slice in a fresh array.
    */
   apply(offset: number, base: Float32Array, delta: Float32Array): Float32Array;
+  /** The state arrays (live: copy before keeping them). */
+  state(): Float32Array[];
+  /** Replaces the state with `arrays`, as many and as long as state() gives. */
+  load(arrays: Float32Array[]): void;
 }
 
 /**
  * A server optimiser on top of any aggregate that yields the round's mean (FedAvg, or under secure
  * aggregation the unmasked modular sum). Its state lives in this object, and the run controller
- * makes one strategy object per run, so the state carries across that run's rounds. It is not
- * written to disk: a coordinator restart starts the optimiser afresh (m = 0, v = tau^2), as if the
- * run had just begun; the model itself is not lost.
+ * makes one strategy object per run, so the state carries across that run's rounds. After each
+ * round the run controller writes snapshot() next to the new model version, and a run resumed after
+ * a crash restore()s it (coordinator/store/strategy-state-file.ts).
  */
 export class ServerOptimizer implements AggregationStrategy {
   readonly needsIndividualUpdates = false;
@@ -54,6 +58,27 @@ export class ServerOptimizer implements AggregationStrategy {
     this.current = new ServerOptimizerAggregate(this.name, elements, mean ?? this.fedavg.begin(elements), this.step);
     return this.current;
   }
+
+  snapshot(): Float32Array[] | null {
+    // Only whole rounds: a state some slices of which moved on matches no model version.
+    if (this.elements === null || !this.current || !this.current.finished()) return null;
+    return this.step.state().map((a) => a.slice());
+  }
+
+  restore(arrays: Float32Array[], elements: number): void {
+    const expected = this.step.state().length;
+    this.step.reset(elements);
+    const shapes = this.step.state().map((a) => a.length);
+    if (arrays.length !== expected || arrays.some((a, i) => a.length !== shapes[i])) {
+      this.elements = null;
+      throw new Error(
+        `strategy ${this.name}: the saved state has ${arrays.length} array(s) of ${arrays.map((a) => a.length).join(', ')} values; a model of ${elements} weights needs ${shapes.length} of ${elements}`,
+      );
+    }
+    this.step.load(arrays.map((a) => a.slice()));
+    this.elements = elements;
+    this.current = null;
+  }
 }
 
 class ServerOptimizerAggregate implements RoundAggregate {
@@ -77,6 +102,10 @@ class ServerOptimizerAggregate implements RoundAggregate {
 
   partlyFinished(): boolean {
     return this.nextOffset > 0 && this.nextOffset < this.elements;
+  }
+
+  finished(): boolean {
+    return this.nextOffset === this.elements;
   }
 
   accept(update: ValidatedUpdate): Promise<void> {

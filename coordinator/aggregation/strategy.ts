@@ -61,6 +61,14 @@ export interface AggregationStrategy {
    * refused before any round starts and never get it.
    */
   begin(elements: number, mean?: RoundAggregate): RoundAggregate;
+  /**
+   * What the strategy carries from round to round (a server optimiser's moments) as it stands after
+   * the last complete round, for the coordinator to keep on disk; null when it carries nothing yet.
+   * Absent for strategies that keep nothing between rounds.
+   */
+  snapshot?(): Float32Array[] | null;
+  /** Takes back a snapshot (a resumed run); throws an Error naming what does not fit this model. */
+  restore?(arrays: Float32Array[], elements: number): void;
 }
 
 /** Where strategies that keep individual updates may spill them, and how much memory they may hold. */

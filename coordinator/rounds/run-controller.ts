@@ -16,7 +16,7 @@ import {
 import { ModularSumAggregate, secureAggregationConflict, type AggregationStrategy, type RoundAggregate } from '../aggregation/index.js';
 import type { AdmittedUpload, UploadGate } from '../ingest/index.js';
 import { chooseMethod, type ChosenMethod, type DistillRuntime } from '../methods/index.js';
-import { readFloat32Segments, type ActiveRun, type ModelManifest, type ModelStore, type RoundJournal, type RunRecordFile } from '../store/index.js';
+import { readFloat32Segments, type ActiveRun, type ModelManifest, type ModelStore, type RoundJournal, type RunRecordFile, type StrategyStateFile } from '../store/index.js';
 import type { EvaluationRound } from './evaluation-round.js';
 import { runEvaluationRound } from './evaluation-run.js';
 import type { RoundEvents } from './round-events.js';
@@ -56,6 +56,8 @@ export interface RunControllerDeps {
   offlineSite?: (site: string) => SiteSession | undefined;
   /** Where the run in progress is kept, so a restarted coordinator carries it on (absent: runs die with the process). */
   runs?: RunRecordFile;
+  /** Where a strategy's round-to-round state (server optimisers) is kept for a resumed run (absent: it restarts afresh). */
+  strategyState?: StrategyStateFile;
   /** Federated distillation's transfer set and student training; absent: `--method distill` is refused. */
   distill?: DistillRuntime;
 }
@@ -81,6 +83,8 @@ export interface RunSettings {
   evaluate: boolean;
   /** Only these sites may be selected; null for any connected site. */
   sites: ReadonlySet<string> | null;
+  /** The run these settings belong to (its start time), which the strategy's saved state names; absent in tests without runs. */
+  runId?: string;
 }
 
 /** What waitForClose looks at: a training round or an evaluation round. */
@@ -171,10 +175,9 @@ export class RunController implements UploadGate {
     }
     const resumed: ActiveRun = { ...run, resumes: run.resumes + 1 };
     const first = this.deps.journal.lastRound + 1;
-    log(
-      `resuming the interrupted run: ${run.roundsLeft} of its ${run.request.rounds} round(s) left, from round ${first}; strategy ${describeStrategy(settings.strategy)}` +
-        ' (server-side strategy state, such as a server optimiser\'s moments, was in memory and starts fresh)',
-    );
+    settings.runId = run.startedAt;
+    const carried = await this.restoreStrategyState(settings, run);
+    log(`resuming the interrupted run: ${run.roundsLeft} of its ${run.request.rounds} round(s) left, from round ${first}; strategy ${describeStrategy(settings.strategy)}${carried}`);
     await this.deps.runs?.update(resumed);
     this.launch(first, settings, resumed);
   }
@@ -184,6 +187,7 @@ export class RunController implements UploadGate {
     const settings = this.settingsFor(request);
     const first = this.deps.journal.lastRound + 1;
     const run: ActiveRun = { formatVersion: 1, request: { ...request }, startedAt: new Date(this.now()).toISOString(), firstRound: first, roundsLeft: settings.rounds, countedThrough: 0, resumes: 0 };
+    settings.runId = run.startedAt;
     // On disk before the admin hears the run started: a coordinator killed from here on resumes it.
     this.deps.runs?.begin(run);
     this.launch(first, settings, run);
@@ -550,6 +554,47 @@ export class RunController implements UploadGate {
     }
   }
 
+  /**
+   * Keeps the strategy's state (server optimisers' moments) next to the version this round wrote,
+   * so a resumed run carries on with the same optimiser. Failing to write it costs only that: the
+   * round still closes, and a resume would start the optimiser afresh (and say so).
+   */
+  private async saveStrategyState(settings: RunSettings, version: number): Promise<void> {
+    const file = this.deps.strategyState;
+    const arrays = settings.strategy.snapshot?.() ?? null;
+    if (!file || !arrays || settings.runId === undefined) return;
+    try {
+      await file.write({ run: settings.runId, strategy: settings.strategy.name, parameters: settings.strategy.parameters ?? {}, modelVersion: version, arrays });
+    } catch (err) {
+      this.deps.log(`could not save strategy ${settings.strategy.name}'s state for model version ${version} (${(err as Error).message}); if the coordinator restarts, the run resumes with it afresh`);
+    }
+  }
+
+  /** Gives a resumed run's strategy the state it had saved, when it still fits; answers what the log should say. */
+  private async restoreStrategyState(settings: RunSettings, run: ActiveRun): Promise<string> {
+    const strategy = settings.strategy;
+    const file = this.deps.strategyState;
+    if (!strategy.restore || !file) return '';
+    const fresh = (why: string) => ` (its server-side state starts afresh: ${why})`;
+    let saved;
+    try {
+      saved = await file.read();
+    } catch (err) {
+      return fresh((err as Error).message);
+    }
+    const { store } = this.deps;
+    if (!saved) return fresh('no round of this run had closed');
+    if (saved.run !== run.startedAt) return fresh('the saved state belongs to another run');
+    if (saved.strategy !== strategy.name || !sameParameters(saved.parameters, strategy.parameters ?? {})) return fresh(`the saved state is for strategy ${saved.strategy}`);
+    if (saved.modelVersion !== store.latest) return fresh(`the saved state belongs to model version ${saved.modelVersion}, the model is at version ${store.latest}`);
+    try {
+      strategy.restore(saved.arrays, (await store.manifest(store.latest)).totalBytes / 4);
+    } catch (err) {
+      return fresh((err as Error).message);
+    }
+    return ` (its server-side state carried on from model version ${saved.modelVersion})`;
+  }
+
   private async finish(
     round: Round,
     settings: RunSettings,
@@ -596,6 +641,7 @@ export class RunController implements UploadGate {
     );
     record.modelVersion = manifest.version;
     record.state = 'closed';
+    await this.saveStrategyState(settings, manifest.version);
     if (this.deps.evaluator) {
       try {
         record.metrics = await this.deps.evaluator.evaluate(manifest, store.weightsPath(manifest.version));
@@ -638,4 +684,9 @@ function describeMethod(method: ChosenMethod): string {
 function describeStrategy(strategy: AggregationStrategy): string {
   const params = Object.entries(strategy.parameters ?? {});
   return params.length ? `${strategy.name} (${params.map(([k, v]) => `${k}=${v}`).join(', ')})` : strategy.name;
+}
+
+function sameParameters(a: Readonly<Record<string, number>>, b: Readonly<Record<string, number>>): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => Object.is(a[k], b[k]));
 }

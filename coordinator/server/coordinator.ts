@@ -7,7 +7,7 @@ import { EvaluationReceiver, UpdateReceiver, clearSpool } from '../ingest/index.
 import { warmDecryptWorker } from '../ingest/decrypt-pipeline.js';
 import { RoundEvents, RunController, SiteSessions, type ModelEvaluator } from '../rounds/index.js';
 import { loadSodium, AdminGuard } from '../../shared/crypto/index.js';
-import { ModelStore, RoundJournal, RunRecordFile, SiteRegistry, readCoordinatorKeys, readFederationConfig } from '../store/index.js';
+import { ModelStore, RoundJournal, RunRecordFile, SiteRegistry, StrategyStateFile, readCoordinatorKeys, readFederationConfig } from '../store/index.js';
 import { adminService } from './admin-service.js';
 import { federationService } from './federation-service.js';
 import { NatsControlPlane } from './nats-control-plane.js';
@@ -101,6 +101,7 @@ export class Coordinator {
       maxUpdateNorm: options.maxUpdateNorm ?? null,
       identityKeyOf: (site) => registry.publicKeyOf(site),
       runs: new RunRecordFile(options.stateDir),
+      strategyState: new StrategyStateFile(options.stateDir),
       distill,
       // Bound late: the control plane needs the controller, and the controller its offline channel.
       offlineSite: options.nats ? (site) => nats?.offlineSite(site) : undefined,

@@ -7,3 +7,4 @@ export { writeFileAtomic, syncDir } from '../../shared/storage/index.js';
 export { readFloat32Segments, type FloatSegment } from './float-segments.js';
 export { coordinatorKeyPath, adminKeyPath, createCoordinatorKeys, readCoordinatorKeys, type CoordinatorKeys } from './coordinator-keys.js';
 export { RunRecordFile, type ActiveRun } from './run-record.js';
+export { StrategyStateFile, type StrategyState } from './strategy-state-file.js';
