@@ -8,6 +8,7 @@ import { AdminClient, ROUND_DEFAULTS, waitForSites } from './lib/admin.js';
 import { Cleanup } from './lib/cleanup.js';
 import { startCoordinator, startMedley, type Child } from './lib/procs.js';
 import { GC_DONE_LINE } from './lib/gc-on-signal.js';
+import { SERVICE_MALLOC_ENV } from './lib/service-env.js';
 import { benchOutFile, memoryOf, slope, writeRssPlot } from './lib/rss-series.js';
 import { benchState, siteNames } from './lib/state.js';
 import { median, round } from './lib/stats.js';
@@ -71,10 +72,12 @@ export async function benchSoak({ quick, soakRounds, log }: BenchOptions): Promi
     const state = await benchState({ parameters, sites: names, cleanup, federation: 'soak', model });
     const collector = new Collector();
     const gcArgs = ['--expose-gc', '--import', fileURLToPath(new URL('./lib/gc-on-signal.js', import.meta.url))];
-    const { proc: coordinator, address } = await startCoordinator(state.dir, cleanup, [], collector.listen('coordinator'), gcArgs);
+    // With the malloc settings the service definitions give both roles (lib/service-env.ts).
+    const { proc: coordinator, address } = await startCoordinator(state.dir, cleanup, [], collector.listen('coordinator'), gcArgs, SERVICE_MALLOC_ENV);
     const agents: Child[] = names.map((name, i) =>
       startMedley(['agent', 'run', '--coordinator', address, '--name', name, ...state.agentArgs(name), '--data', 'synthetic', '--count', '32', '--seed', String(i + 1)], cleanup, {
         // The agent whose memory is followed (the first) collects on request; the others' end figures are reported beside it.
+        env: SERVICE_MALLOC_ENV,
         ...(i === 0 ? { nodeArgs: gcArgs, echo: collector.listen('agent') } : {}),
       }),
     );

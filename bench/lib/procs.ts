@@ -22,9 +22,10 @@ export function startNode(
   script: string,
   args: string[],
   cleanup: Cleanup,
-  opts: { onLine?: (line: string) => void; echo?: (line: string) => void; nodeArgs?: string[] } = {},
+  opts: { onLine?: (line: string) => void; echo?: (line: string) => void; nodeArgs?: string[]; env?: Readonly<Record<string, string>> } = {},
 ): Child {
-  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const env = opts.env ? { ...process.env, ...opts.env } : process.env;
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
   liveChildren.add(child);
   const lines: string[] = [];
   const keep = (line: string) => {
@@ -64,12 +65,14 @@ export async function startCoordinator(
   extra: string[] = [],
   echo?: (line: string) => void,
   nodeArgs: string[] = [],
+  env?: Readonly<Record<string, string>>,
 ): Promise<{ proc: Child; address: string }> {
   let resolveAddress!: (address: string) => void;
   const listening = new Promise<string>((resolve) => (resolveAddress = resolve));
   const proc = startMedley(['coordinator', 'serve', '--dir', stateDir, '--listen', '127.0.0.1:0', ...extra], cleanup, {
     echo,
     nodeArgs,
+    ...(env ? { env } : {}),
     onLine: (line) => {
       try {
         const event = JSON.parse(line) as { event?: string; address?: string };
