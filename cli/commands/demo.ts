@@ -4,6 +4,7 @@ import { formatMetric } from '../progress/format.js';
 import { partitionFlag } from './data-options.js';
 import { checkMethod, methodOptions } from './method-options.js';
 import { checkStrategy, strategyOptions } from './strategy-options.js';
+import { LR_SCHEDULE_HELP, lrScheduleFlag } from './lr-schedule-option.js';
 import { nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber } from './parse.js';
 
 interface DemoFlags extends Omit<DemoOptions, 'out' | 'log'> {
@@ -23,6 +24,7 @@ export function registerDemo(program: Command): void {
     .option('--epochs <n>', 'local epochs per round', positiveInt, 2)
     .option('--batch-size <n>', 'local batch size', positiveInt, 32)
     .option('--lr <rate>', 'local learning rate (Adam)', positiveNumber, 0.003)
+    .option('--lr-schedule <spec>', LR_SCHEDULE_HELP, lrScheduleFlag, 'constant')
     .option('--model <arch|dir>', 'zoo architecture or a TF.js model folder', 'cnn-small')
     .option('--partition <scheme>', "how the sites' data is split: iid, dirichlet:ALPHA (label skew; label-skew = dirichlet:0.5) or by-label", partitionFlag, 'iid')
     .option('--count <n>', 'synthetic training images per site', positiveInt)

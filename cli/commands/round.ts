@@ -6,6 +6,7 @@ import { evaluationLines } from '../progress/evaluation-table.js';
 import { RoundProgress } from '../progress/round-progress.js';
 import { methodOptions } from './method-options.js';
 import { strategyOptions } from './strategy-options.js';
+import { LR_SCHEDULE_HELP, lrScheduleFlag } from './lr-schedule-option.js';
 import { hostPort, nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber } from './parse.js';
 
 export interface RoundRunResult {
@@ -41,6 +42,8 @@ interface RoundStartOptions extends AdminKeyOptions {
   method: string;
   methodParam: Record<string, number>;
   rounds: number;
+  /** `constant`, `exp:GAMMA` or `cosine:FLOOR`, already checked. */
+  lrSchedule: string;
   minSites: number;
   maxSites: number;
   epochs: number;
@@ -100,6 +103,7 @@ export function registerRound(program: Command): void {
     .option('--epochs <n>', 'local epochs per round', positiveInt, 1)
     .option('--batch-size <n>', 'local batch size', positiveInt, 32)
     .option('--lr <rate>', 'local learning rate', positiveNumber, 0.001)
+    .option('--lr-schedule <spec>', LR_SCHEDULE_HELP, lrScheduleFlag, 'constant')
     .option('--deadline <seconds>', 'round deadline; later updates are refused', positiveInt, 600)
     .option('--wait <seconds>', 'how long to wait for --min-sites sites to connect', positiveInt, 120)
     .option('--seed <s>', 'seed for site selection and local shuffling', nonNegativeInt, 0)
@@ -123,6 +127,7 @@ export function registerRound(program: Command): void {
             epochs: opts.epochs,
             batchSize: opts.batchSize,
             learningRate: opts.lr,
+            lrSchedule: opts.lrSchedule,
             deadlineSeconds: opts.deadline,
             waitSeconds: opts.wait,
             seed: opts.seed,

@@ -9,6 +9,7 @@ import { TRANSPORTS, type StartFederation, type TransportName } from '../simulat
 import { dataSpecFrom, partitionFlag, SPLITTABLE_KINDS } from './data-options.js';
 import { finiteNumber, positiveInt, positiveNumber, nonNegativeInt } from './parse.js';
 import { checkStrategy, strategyOptions } from './strategy-options.js';
+import { LR_SCHEDULE_HELP, lrScheduleFlag } from './lr-schedule-option.js';
 
 interface SimulateFlags {
   sites: number;
@@ -26,6 +27,7 @@ interface SimulateFlags {
   epochs: number;
   batchSize: number;
   lr: number;
+  lrSchedule: string;
   seed: number;
   count?: number;
   out?: string;
@@ -72,6 +74,7 @@ export function registerSimulate(program: Command): void {
     .option('--epochs <n>', 'local epochs per round', positiveInt, 2)
     .option('--batch-size <n>', 'local batch size', positiveInt, 32)
     .option('--lr <rate>', 'local learning rate (Adam)', positiveNumber, 0.003)
+    .option('--lr-schedule <spec>', LR_SCHEDULE_HELP, lrScheduleFlag, 'constant')
     .option('--seed <s>', 'seed for partition, data, initial weights and shuffling', nonNegativeInt, 0)
     .option('--count <n>', 'synthetic training images per site (default 400)', positiveInt)
     .option('--deadline <seconds>', 'round deadline (default: 600 s plus 60 s per site a worker trains in turn; 5 s with fixed-step)', positiveInt)
@@ -108,6 +111,7 @@ export function registerSimulate(program: Command): void {
         epochs: flags.epochs,
         batchSize: flags.batchSize,
         lr: flags.lr,
+        lrSchedule: flags.lrSchedule,
         seed: flags.seed,
         count: flags.count,
         out,

@@ -21,6 +21,8 @@ export interface DemoOptions {
   epochs: number;
   batchSize: number;
   lr: number;
+  /** The learning rate over the rounds: constant (default), exp:GAMMA or cosine:FLOOR. */
+  lrSchedule?: string;
   model: string;
   partition: string;
   count?: number;
@@ -124,6 +126,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
           epochs: options.epochs,
           batchSize: options.batchSize,
           learningRate: options.lr,
+          lrSchedule: options.lrSchedule ?? 'constant',
           deadlineSeconds: 900,
           waitSeconds: 120,
           seed: options.seed,

@@ -32,6 +32,8 @@ export interface SimulateOptions {
   epochs: number;
   batchSize: number;
   lr: number;
+  /** The learning rate over the rounds: constant (default), exp:GAMMA or cosine:FLOOR. */
+  lrSchedule?: string;
   seed: number;
   count?: number;
   out: string;
@@ -90,6 +92,7 @@ async function followRounds(admin: SimulationAdmin, federation: RunningFederatio
     epochs: options.epochs,
     batchSize: options.batchSize,
     learningRate: options.lr,
+    lrSchedule: options.lrSchedule ?? 'constant',
     deadlineSeconds: options.deadlineSeconds,
     waitSeconds: 120,
     seed: options.seed,

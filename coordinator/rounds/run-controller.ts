@@ -26,6 +26,7 @@ import { SecureExchange } from './secure-exchange.js';
 import { runSoftLabelRound } from './soft-label-run.js';
 import type { SiteSession, SiteSessions } from './site-sessions.js';
 import { pickSites } from './site-selection.js';
+import { parseLrSchedule, scheduledLearningRate, type LrSchedule } from './lr-schedule.js';
 
 /** Scores a stored model version on data the coordinator holds (optional). */
 export interface ModelEvaluator {
@@ -69,6 +70,8 @@ export interface RunSettings {
   epochs: number;
   batchSize: number;
   learningRate: number;
+  /** How the learning rate the Tasks carry changes over the run's rounds (the run's own count, resumed runs included). */
+  lrSchedule: LrSchedule;
   deadlineSeconds: number;
   waitSeconds: number;
   seed: number;
@@ -237,6 +240,7 @@ export class RunController implements UploadGate {
       epochs: request.epochs || DEFAULTS.epochs,
       batchSize: request.batchSize || DEFAULTS.batchSize,
       learningRate: request.learningRate || DEFAULTS.learningRate,
+      lrSchedule: parseLrSchedule(request.lrSchedule ?? ''),
       deadlineSeconds: request.deadlineSeconds || DEFAULTS.deadlineSeconds,
       waitSeconds: request.waitSeconds || DEFAULTS.waitSeconds,
       seed: request.seed,
@@ -351,9 +355,10 @@ export class RunController implements UploadGate {
     const { events, log } = this.deps;
     for (let n = first; n < first + settings.rounds; n++) {
       try {
+        const round = this.scheduled(settings, run);
         const record = settings.evaluate
           ? await this.runEvaluation(n, settings)
-          : settings.method.definition.returns === 'soft-labels' ? await this.runSoftLabels(n, settings) : await this.runRound(n, settings);
+          : settings.method.definition.returns === 'soft-labels' ? await this.runSoftLabels(n, round) : await this.runRound(n, round);
         events.publish({ kind: record.state === 'closed' ? 'round-closed' : 'round-failed', round: n, site: '', message: record.message, record });
       } catch (err) {
         log(`round ${n} stopped: ${(err as Error).message}`);
@@ -365,6 +370,17 @@ export class RunController implements UploadGate {
       }
     }
     events.publish({ kind: 'run-finished', round: first + settings.rounds - 1, site: '', message: `finished rounds ${first}-${first + settings.rounds - 1}`, record: null });
+  }
+
+  /**
+   * The settings of the run's next round with its scheduled learning rate. The position in the
+   * schedule counts from the run as the admin asked for it, so a resumed run carries on where the
+   * interrupted one was instead of starting the decay over.
+   */
+  private scheduled(settings: RunSettings, run: ActiveRun): RunSettings {
+    if (settings.lrSchedule.kind === 'constant') return settings;
+    const index = Math.max(0, run.request.rounds - this.remaining);
+    return { ...settings, learningRate: scheduledLearningRate(settings.learningRate, settings.lrSchedule, index, run.request.rounds) };
   }
 
   /** Keeps STATE/run.json in step with the run: rounds left after round n, or gone when none are. */

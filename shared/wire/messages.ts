@@ -345,6 +345,8 @@ export interface StartRoundsRequest {
   method?: string;
   /** The method's numeric parameters by name. */
   methodParams?: Record<string, number>;
+  /** How the learning rate changes over the run's rounds: constant ("" or absent), exp:GAMMA or cosine:FLOOR. */
+  lrSchedule?: string;
 }
 
 export interface StartRoundsReply {

@@ -67,6 +67,29 @@ describe('a coordinator that stopped mid-round', () => {
     }
   });
 
+  it('a resumed run with a learning-rate schedule carries on from its place in the schedule, not from its start', async () => {
+    const state = await tinyState(['a'], 100);
+    const journal = await RoundJournal.open(state);
+    // Rounds 1 and 2 of a 4-round exp:0.5 run closed (at 0.1 and 0.05); the process died with round 3 open.
+    await journal.append('closed', { ...record(1, 'closed'), modelVersion: 2 });
+    await journal.append('closed', { ...record(2, 'closed'), modelVersion: 3 });
+    await journal.append('open', record(3, 'open'));
+    const scheduled = { ...request, rounds: 4, lrSchedule: 'exp:0.5' };
+    new RunRecordFile(state).begin({ formatVersion: 1, request: scheduled, startedAt: new Date().toISOString(), firstRound: 1, roundsLeft: 2, countedThrough: 2, resumes: 0 });
+    const coordinator = await Coordinator.open({ stateDir: state, log: () => undefined });
+    const client = await RawClient.forSite(await coordinator.listen('127.0.0.1:0'), state, 'a');
+    try {
+      expect(await new RunRecordFile(state).read()).toMatchObject({ roundsLeft: 2, request: { lrSchedule: 'exp:0.5' } });
+      // The run's third round (run again as round 4): 0.1 x 0.5^2.
+      const task = await client.session('a').nextTask();
+      expect(task.round).toBe(4);
+      expect(task.learningRate).toBeCloseTo(0.025, 12);
+    } finally {
+      client.close();
+      await coordinator.close();
+    }
+  });
+
   it('removes the spill files a robust strategy left in the round the crash ended', async () => {
     const state = await tinyState(['a'], 100);
     await mkdir(join(state, 'strategy-spill', 'round-x1'), { recursive: true });
