@@ -1,8 +1,8 @@
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { StateCorruptError, type StartRoundsRequest } from '../../shared/wire/index.js';
-import { syncDir, writeFileAtomic, writeFileAtomicSync } from '../../shared/storage/index.js';
+import { removeTempSiblings, syncDir, writeFileAtomic, writeFileAtomicSync } from '../../shared/storage/index.js';
 
 /**
  * The run in progress, as the coordinator keeps it on disk (STATE/run.json): the admin's request
@@ -68,9 +68,7 @@ export class RunRecordFile {
    * in the middle of a write left behind (the real file was never replaced by them).
    */
   async read(): Promise<ActiveRun | null> {
-    for (const entry of await readdir(this.stateDir)) {
-      if (entry.startsWith(`.${FILE}.tmp-`)) await rm(join(this.stateDir, entry), { force: true });
-    }
+    await removeTempSiblings(this.path);
     let text: string;
     try {
       text = await readFile(this.path, 'utf8');

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { syncDir, writeFileAtomic } from '../../shared/storage/index.js';
+import { removeTempSiblings, writeFileAtomic } from '../../shared/storage/index.js';
 
 /**
  * What a strategy carries from one round to the next (a server optimiser's momentum and second
@@ -43,7 +43,7 @@ const FILE = 'strategy-state.bin';
 export class StrategyStateFile {
   readonly path: string;
 
-  constructor(private readonly stateDir: string) {
+  constructor(stateDir: string) {
     this.path = join(stateDir, FILE);
   }
 
@@ -69,9 +69,7 @@ export class StrategyStateFile {
    * on this file). Also sweeps temporary siblings a crash in the middle of a write left behind.
    */
   async read(): Promise<StrategyState | null> {
-    for (const entry of await readdir(this.stateDir)) {
-      if (entry.startsWith(`.${FILE}.tmp-`)) await rm(join(this.stateDir, entry), { force: true });
-    }
+    await removeTempSiblings(this.path);
     let bytes: Buffer;
     try {
       bytes = await readFile(this.path);
@@ -105,10 +103,5 @@ export class StrategyStateFile {
       offset += length;
     }
     return { run: header.run, strategy: header.strategy, parameters: header.parameters, modelVersion: header.modelVersion, arrays };
-  }
-
-  async clear(): Promise<void> {
-    await rm(this.path, { force: true });
-    await syncDir(this.stateDir);
   }
 }

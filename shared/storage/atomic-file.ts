@@ -1,5 +1,5 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { open, rename, rm, mkdir } from 'node:fs/promises';
+import { open, readdir, rename, rm, mkdir } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -15,6 +15,14 @@ export async function syncDir(dir: string): Promise<void> {
 
 export function tempSibling(path: string): string {
   return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+}
+
+/** Removes the temporary siblings of `path` (tempSibling's names) that a crash in the middle of a write left behind. */
+export async function removeTempSiblings(path: string): Promise<void> {
+  const prefix = `.${basename(path)}.tmp-`;
+  for (const entry of await readdir(dirname(path))) {
+    if (entry.startsWith(prefix)) await rm(join(dirname(path), entry), { force: true });
+  }
 }
 
 /**

@@ -1,2 +1,2 @@
 // Files on disk that a crash must never leave half-written; both roles keep state this way.
-export { syncDir, tempSibling, writeFileAtomic, writeFileAtomicSync } from './atomic-file.js';
+export { removeTempSiblings, syncDir, tempSibling, writeFileAtomic, writeFileAtomicSync } from './atomic-file.js';
