@@ -1,6 +1,7 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { ChunkDecryptor } from '../../shared/crypto/sealed-update.js';
+// The chunk layer alone: the worker's heap stays small, so its frequent full collections stay cheap.
+import { ChunkDecryptor, ChunkRefusedError } from '../../shared/crypto/chunk-aead.js';
 import type { TensorSpec } from '../../shared/wire/index.js';
 import { FiniteScan } from './finite-scan.js';
 
@@ -71,7 +72,7 @@ function run(port: NonNullable<typeof parentPort>): void {
     } catch {
       // the failure being reported matters more than a close error
     }
-    const invalid = (err as { name?: string }).name === 'InvalidUpdateError';
+    const invalid = err instanceof ChunkRefusedError;
     port.postMessage({ type: 'failed', id, message: (err as Error).message, invalid } satisfies FromDecryptWorker);
   };
   port.on('message', (m: ToDecryptWorker) => {

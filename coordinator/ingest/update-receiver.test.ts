@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SEALING_SCHEME, UpdateSealer, generateIdentity, loadSodium, type Identity } from '../../shared/crypto/index.js';
 import * as grpc from '@grpc/grpc-js';
-import { TENSOR_FORMAT_VERSION, TruncatedStreamError, isRetryable, layoutTensors, type UpdateChunk, type UpdateHeader } from '../../shared/wire/index.js';
+import { InvalidUpdateError, TENSOR_FORMAT_VERSION, TruncatedStreamError, isRetryable, layoutTensors, type UpdateChunk, type UpdateHeader } from '../../shared/wire/index.js';
 import { StagingPool } from './staging.js';
 import { UpdateReceiver, type IngestKeys, type UploadGate } from './update-receiver.js';
 
@@ -172,7 +172,10 @@ describe('UpdateReceiver staging', () => {
     const folded: Float32Array[] = [];
     const pool = new StagingPool();
     const receiver = new UpdateReceiver(copyingGate(values.length, folded), keys, await spoolDir(), 8, 30_000, 64, pool);
-    await expect(receiver.receive(sealedUpload('a', values, 262_144, 2))).rejects.toThrow(/chunk 2 fails authentication/);
+    const tampered = receiver.receive(sealedUpload('a', values, 262_144, 2));
+    await expect(tampered).rejects.toThrow(/chunk 2 fails authentication/);
+    // The worker's refusal comes back as the site's fault (INVALID_ARGUMENT), not as a storage failure.
+    await expect(tampered).rejects.toBeInstanceOf(InvalidUpdateError);
     const other = values.map((v) => -v);
     await receiver.receive(sealedUpload('b', other, 262_144));
     await expect(receiver.receive(sealedUpload('a', values, 262_144, 5))).rejects.toThrow(/fails authentication/);

@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes, type Hash } from 'node:crypto';
+import { createCipheriv, createHash, randomBytes, type Hash } from 'node:crypto';
+import { ChunkDecryptor, TAG_BYTES, chunkNonce } from './chunk-aead.js';
 import { AuthenticationError, InvalidUpdateError, type UpdateHeader } from '../wire/index.js';
 import { boxPublicKey, boxSecretKey, sign, verify, type Identity } from './keys.js';
 import { sodiumNow } from './sodium.js';
@@ -11,8 +12,8 @@ import { transcript } from './transcript.js';
  */
 export type UpdateBinding = Omit<UpdateHeader, 'scheme' | 'sealedKey' | 'headerSignature'>;
 
+export { TAG_BYTES } from './chunk-aead.js';
 export const SEALING_SCHEME = 'medley-sealed-v1';
-export const TAG_BYTES = 16;
 const KEY_BYTES = 32;
 
 export function bindingDigest(b: UpdateBinding): Uint8Array {
@@ -20,17 +21,6 @@ export function bindingDigest(b: UpdateBinding): Uint8Array {
   return transcript('medley-update-binding-v1', [
     b.federation, b.round, b.taskId, b.site, b.sessionId, b.baseVersion, b.numExamples, b.kind, b.totalBytes, b.formatVersion, b.tensors.length, ...layout,
   ]);
-}
-
-/**
- * The 96-bit ChaCha20-Poly1305 nonce of chunk `index`. The key is fresh for every update, so a
- * counter is a safe nonce; the flag marks the last chunk, which makes a cut-short stream fail.
- */
-function chunkNonce(index: number, final: boolean): Buffer {
-  const nonce = Buffer.alloc(12);
-  nonce.writeBigUInt64LE(BigInt(index), 0);
-  nonce.writeUInt32LE(final ? 1 : 0, 8);
-  return nonce;
 }
 
 function headerTranscript(digest: Uint8Array, coordinatorPublicKey: Uint8Array, sealedKey: Uint8Array): Uint8Array {
@@ -44,7 +34,7 @@ function finalTranscript(digest: Uint8Array, tagChain: Uint8Array, chunks: numbe
 /**
  * The site's side: a fresh symmetric key per update, sealed to the coordinator's X25519 key
  * (libsodium crypto_box_seal); chunks encrypted with ChaCha20-Poly1305 (IETF, as libsodium's
- * crypto_aead_chacha20poly1305_ietf) by Node's OpenSSL, which the `ingest` benchmark measured 8x
+ * crypto_aead_chacha20poly1305_ietf) by Node's OpenSSL, which the `ingest` benchmark measured 3.4-5.9x
  * faster than libsodium's WebAssembly build here; Ed25519 signatures from libsodium.
  */
 export class UpdateSealer {
@@ -125,58 +115,6 @@ export class UpdateSealer {
 }
 
 /**
- * Decrypts one update's chunks in order under its key and binding digest, and keeps the chain of
- * their tags for the final signature. Plain data, so it can run in a worker thread
- * (coordinator/ingest/decrypt-worker.ts) while the event loop keeps reading the network.
- */
-export class ChunkDecryptor {
-  private index = 0;
-  private finished = false;
-  private readonly tags: Hash = createHash('sha256');
-  private readonly key: Buffer;
-
-  constructor(key: Uint8Array, private readonly digest: Uint8Array, private readonly who: string) {
-    this.key = Buffer.from(key);
-  }
-
-  get chunksOpened(): number {
-    return this.index;
-  }
-
-  /** Decrypts the next chunk; a chunk moved, dropped, altered or from another update fails here. */
-  open(ciphertext: Uint8Array, final: boolean): Buffer {
-    if (this.finished) throw new InvalidUpdateError(`${this.who} has data after its final chunk`);
-    if (ciphertext.byteLength < TAG_BYTES) throw new InvalidUpdateError(`${this.who} has chunk ${this.index} shorter than its authentication tag`);
-    const position = this.index++;
-    const body = ciphertext.subarray(0, ciphertext.byteLength - TAG_BYTES);
-    const tag = ciphertext.subarray(ciphertext.byteLength - TAG_BYTES);
-    const decipher = createDecipheriv('chacha20-poly1305', this.key, chunkNonce(position, final), { authTagLength: TAG_BYTES });
-    decipher.setAAD(this.digest, { plaintextLength: body.byteLength });
-    decipher.setAuthTag(tag);
-    const plain = decipher.update(body);
-    try {
-      decipher.final();
-    } catch {
-      throw new InvalidUpdateError(
-        `${this.who}: ${final ? 'the final chunk' : `chunk ${position}`} fails authentication (altered, reordered, cut short, or from another update); it was refused and nothing of it was used`,
-      );
-    }
-    this.tags.update(tag);
-    if (final) {
-      this.finished = true;
-      this.key.fill(0);
-    }
-    return plain;
-  }
-
-  /** SHA-256 over every chunk's tag in order; only after the final chunk. */
-  tagChain(): Uint8Array {
-    if (!this.finished) throw new Error('the tag chain is known only after the final chunk');
-    return new Uint8Array(this.tags.digest());
-  }
-}
-
-/**
  * The coordinator's side. Construction checks the header signature (so a forged header is turned
  * away before any data is read) and opens the key; every chunk then either decrypts under the
  * header's digest and its position, or the update is refused. `decryptor()` hands the chunk work
@@ -224,7 +162,7 @@ export class UpdateOpener {
   }
 
   private get decryptor(): ChunkDecryptor {
-    this.inline ??= new ChunkDecryptor(this.key, this.digest, this.who);
+    this.inline ??= new ChunkDecryptor(this.key, this.digest, this.who, (message) => new InvalidUpdateError(message));
     return this.inline;
   }
 
