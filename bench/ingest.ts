@@ -14,6 +14,7 @@ import { SiteDriver } from './lib/site-driver.js';
 import { benchState, siteNames } from './lib/state.js';
 import { MIB, fillNoise, median, round } from './lib/stats.js';
 import { cpuSeconds } from './lib/cpu-time.js';
+import { SERVICE_MALLOC_ENV } from './lib/service-env.js';
 
 /*
  * How fast the coordinator takes sealed updates in: a `medley coordinator serve` process with a
@@ -138,8 +139,9 @@ export async function benchIngest({ quick, log }: BenchOptions): Promise<BenchRe
     log(`ingest: state with ${sites} sites and a ${mib.toFixed(0)} MiB model; starting the coordinator and the raw gRPC server`);
     const names = siteNames(sites);
     const state = await benchState({ parameters, sites: names, cleanup });
-    const { proc: coordinator, address } = await startCoordinator(state.dir, cleanup);
-    const { client: raw, server: rawServer } = await startRawServer(cleanup);
+    // Both servers with the malloc settings a deployed coordinator has (service-env.ts).
+    const { proc: coordinator, address } = await startCoordinator(state.dir, cleanup, [], undefined, [], SERVICE_MALLOC_ENV);
+    const { client: raw, server: rawServer } = await startRawServer(cleanup, SERVICE_MALLOC_ENV);
 
     // Each site: a SiteDriver (its own connection, a session that passed the handshake, the
     // UploadUpdate stream written as the agent writes it) and the agent's own CoordinatorClient

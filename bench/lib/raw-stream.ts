@@ -52,10 +52,11 @@ export class RawStreamClient {
 }
 
 /** Starts bench/raw-server.js as its own process and connects to it; both are stopped by `cleanup`. */
-export async function startRawServer(cleanup: Cleanup): Promise<{ client: RawStreamClient; server: Child }> {
+export async function startRawServer(cleanup: Cleanup, env?: Readonly<Record<string, string>>): Promise<{ client: RawStreamClient; server: Child }> {
   let resolveAddress!: (a: string) => void;
   const address = new Promise<string>((resolve) => (resolveAddress = resolve));
   const server = startNode(benchScript('raw-server.js'), [], cleanup, {
+    ...(env ? { env } : {}),
     onLine: (line) => {
       const event = JSON.parse(line) as { event?: string; address?: string };
       if (event.event === 'listening' && event.address) resolveAddress(event.address);
