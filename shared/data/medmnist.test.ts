@@ -5,6 +5,7 @@ import { zipSync } from 'fflate';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadMedmnist, loadMedmnistSplits } from './medmnist.js';
 import { encodeNpy } from './npy.js';
+import { writeMedmnistFile } from '../../test/helpers/medmnist-file.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'medley-medmnist-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -18,12 +19,7 @@ interface Split {
 
 /** Writes a MedMNIST-layout archive (compressed like the real downloads). */
 function writeFakeMedmnist(path: string, splits: Record<'train' | 'val' | 'test', Split>): void {
-  const files: Record<string, Uint8Array> = {};
-  for (const [name, s] of Object.entries(splits)) {
-    files[`${name}_images.npy`] = encodeNpy('|u1', s.shape, s.images);
-    files[`${name}_labels.npy`] = encodeNpy('|u1', s.labelShape ?? [s.labels.length, 1], Uint8Array.from(s.labels));
-  }
-  writeFileSync(path, zipSync(files, { level: 6 }));
+  writeMedmnistFile(path, splits);
 }
 
 function gray(n: number, h: number, w: number, labels: number[]): Split {

@@ -1,9 +1,8 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { zipSync } from 'fflate';
 import { afterAll, describe, expect, it } from 'vitest';
-import { encodeNpy } from './npy.js';
+import { writeMedmnistFile, type MedmnistSplitFile } from '../../test/helpers/medmnist-file.js';
 import { Random } from './random.js';
 import { formatShard, loadHeldOut, loadSiteData, openSiteShards, parsePartition, parseShard } from './site-data.js';
 import type { ImageSet } from './types.js';
@@ -24,7 +23,7 @@ function sameImages(a: ImageSet, b: ImageSet): boolean {
 /** Each image encodes its own id in its pixels, so tests can tell which images a site got. */
 function writeToyMedmnist(path: string, sizes: { train: number; val: number; test: number }): void {
   const rng = new Random(1);
-  const files: Record<string, Uint8Array> = {};
+  const splits: Record<string, MedmnistSplitFile> = {};
   let id = 0;
   for (const [split, n] of Object.entries(sizes)) {
     const images = new Uint8Array(n * 4 * 4);
@@ -32,10 +31,9 @@ function writeToyMedmnist(path: string, sizes: { train: number; val: number; tes
       images.fill(id % 256, i * 16, i * 16 + 8);
       images.fill(id >> 8, i * 16 + 8, (i + 1) * 16);
     }
-    files[`${split}_images.npy`] = encodeNpy('|u1', [n, 4, 4], images);
-    files[`${split}_labels.npy`] = encodeNpy('|u1', [n, 1], Uint8Array.from({ length: n }, () => (rng.next() < 0.3 ? 1 : 0)));
+    splits[split] = { images, shape: [n, 4, 4], labels: Array.from({ length: n }, () => (rng.next() < 0.3 ? 1 : 0)) };
   }
-  writeFileSync(path, zipSync(files, { level: 6 }));
+  writeMedmnistFile(path, splits);
 }
 
 describe('parseShard', () => {
