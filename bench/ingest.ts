@@ -29,11 +29,14 @@ import { SERVICE_MALLOC_ENV } from './lib/service-env.js';
  * The peer is a bare gRPC byte stream (bench/raw-server.ts, its own process like the coordinator)
  * taking the same plaintext bytes in the same 1 MiB chunks with the same channel options.
  *
- * Rounds, one after the other: (1) warm-up, one by one; (2) the headline: one by one, for each
- * site a raw upload then its sealed update, sealed just before (not timed: at a real site it is
- * the site's CPU, not the coordinator's); (3) the same with the agent's own
- * CoordinatorClient.uploadUpdate sealing as it sends (site and coordinator share this machine);
- * (4) all N sealed updates at once, then N raw uploads at once.
+ * Rounds, one after the other: (1) warm-up, one by one; (2-4) the headline: one by one, for each
+ * site a raw upload and its sealed update (sealed just before, not timed: at a real site it is
+ * the site's CPU, not the coordinator's), the raw one first for even sites and second for odd
+ * ones, so neither side always inherits the other's leftover work (a GC, a late fold); (5) the
+ * same with the agent's own CoordinatorClient.uploadUpdate sealing as it sends (site and
+ * coordinator share this machine); (6) all N sealed updates at once, then N raw uploads at once.
+ * Three headline rounds give 3N pairs: on this shared machine single uploads vary 2-3x (CPU
+ * stolen by the hypervisor), and one pair per site left the median at the mercy of a few.
  *
  * Extra fields: the bulk AEAD speed on this machine, Node's OpenSSL chacha20-poly1305 against
  * libsodium's WebAssembly crypto_aead_chacha20poly1305_ietf_encrypt, 1 MiB chunks (why the
@@ -41,6 +44,8 @@ import { SERVICE_MALLOC_ENV } from './lib/service-env.js';
  */
 
 const AEAD_CHUNK = MIB;
+/** Rounds of one-by-one pairs behind the headline figure. */
+const HEADLINE_ROUNDS = 3;
 
 /** Busy, stolen (by the hypervisor) and total CPU ticks of the whole machine, from /proc/stat. */
 function machineTicks(): { busy: number; steal: number; total: number } | null {
@@ -181,7 +186,7 @@ export async function benchIngest({ quick, log }: BenchOptions): Promise<BenchRe
     // Warm the raw path's connection and JIT with one upload.
     await raw.upload(payload);
 
-    const run = await admin.startRounds({ ...ROUND_DEFAULTS, rounds: 4, minSites: sites, waitSeconds: 60, deadlineSeconds: 900 });
+    const run = await admin.startRounds({ ...ROUND_DEFAULTS, rounds: HEADLINE_ROUNDS + 3, minSites: sites, waitSeconds: 60, deadlineSeconds: 900 });
     const finished = admin.watch(run.firstRound, () => undefined);
 
     /** One round, one site after another: a raw upload, then the site's sealed upload. */
@@ -191,25 +196,28 @@ export async function benchIngest({ quick, log }: BenchOptions): Promise<BenchRe
       for (let i = 0; i < sites; i++) {
         const agent = agents[i]!;
         const task = tasks[i]!;
-        const rawRun = await timed(rawServer.pid, coordinator.pid, () => raw.upload(payload));
-        let sealedRun: Timed;
-        if (inline) {
-          sealedRun = await timed(coordinator.pid, rawServer.pid, () => sealInline(agent, task));
-        } else {
+        const rawUpload = () => timed(rawServer.pid, coordinator.pid, () => raw.upload(payload));
+        const sealedUpload = async () => {
+          if (inline) return timed(coordinator.pid, rawServer.pid, () => sealInline(agent, task));
           const messages = preSealed(agent, task);
-          sealedRun = await timed(coordinator.pid, rawServer.pid, async () => accepted(await agent.driver.send(messages), agent.site));
-        }
+          return timed(coordinator.pid, rawServer.pid, async () => accepted(await agent.driver.send(messages), agent.site));
+        };
+        const rawFirst = i % 2 === 0;
+        const first = await (rawFirst ? rawUpload() : sealedUpload());
+        const second = await (rawFirst ? sealedUpload() : rawUpload());
+        const [rawRun, sealedRun] = rawFirst ? [first, second] : [second, first];
         runs.push({ raw: rawRun, sealed: sealedRun });
         log(`ingest: round ${task.round}, ${agent.site}: raw ${(mib / rawRun.seconds).toFixed(0)} MiB/s, sealed${inline ? ' inline' : ''} ${(mib / sealedRun.seconds).toFixed(0)} MiB/s`);
       }
       return runs;
     };
-    // Round 1 warms both paths up (JIT, buffers); round 2 is the headline; round 3 seals inline.
+    // Round 1 warms both paths up (JIT, buffers); rounds 2-4 are the headline; round 5 seals inline.
     const warmup = await oneByOne(false);
-    const serial = await oneByOne(false);
+    const serial: { raw: Timed; sealed: Timed }[] = [];
+    for (let r = 0; r < HEADLINE_ROUNDS; r++) serial.push(...(await oneByOne(false)));
     const inline = await oneByOne(true);
 
-    // Round 4: every site's pre-sealed update at once (the coordinator reads up to 8 uploads in
+    // Last round: every site's pre-sealed update at once (the coordinator reads up to 8 uploads in
     // parallel), then as many raw uploads at once.
     const tasks4 = await Promise.all(agents.map((a) => a.driver.nextTask()));
     const sealedAll = agents.map((a, i) => preSealed(a, tasks4[i]!));
@@ -243,7 +251,7 @@ export async function benchIngest({ quick, log }: BenchOptions): Promise<BenchRe
     const ratio = value / peer;
     const inlineRatio = rate(inline, 'sealed') / rate(inline, 'raw');
     return {
-      metric: `MiB/s the coordinator takes sealed updates in (verify signatures, decrypt, finite check, stage in memory, fold into the round's sum), ${mib.toFixed(0)} MiB updates from ${sites} sites one by one, first byte to receipt (median)`,
+      metric: `MiB/s the coordinator takes sealed updates in (verify signatures, decrypt, finite check, stage in memory, fold into the round's sum), ${mib.toFixed(0)} MiB updates from ${sites} sites one by one, first byte to receipt (median of ${HEADLINE_ROUNDS} x ${sites} uploads)`,
       unit: 'MiB/s',
       value: round(value, 0),
       peer: { name: 'raw gRPC byte stream to its own process, same bytes, chunks and channel options (median)', value: round(peer, 0) },
@@ -253,15 +261,18 @@ export async function benchIngest({ quick, log }: BenchOptions): Promise<BenchRe
       sites,
       model_mib: round(mib, 1),
       mode:
-        'one by one, one round open (the second of four; the first warms up): for each site a raw upload, then its sealed update, sealed with the agent\'s UpdateSealer just before and streamed as the agent streams it, so the timing holds the wire and the coordinator, as the raw one holds the wire and a byte counter',
+        `one by one, in ${HEADLINE_ROUNDS} rounds after a warm-up round: for each site a raw upload and its sealed update (raw first for even sites, second for odd ones), the sealed one sealed with the agent's UpdateSealer just before and streamed as the agent streams it, so the timing holds the wire and the coordinator, as the raw one holds the wire and a byte counter`,
       sealed_mib_s_each: serial.map((x) => round(mib / x.sealed.seconds, 0)),
       raw_mib_s_each: serial.map((x) => round(mib / x.raw.seconds, 0)),
+      // The same pairs as ratios: how far apart single uploads are on this machine.
+      pair_ratios: serial.map((x) => round(x.raw.seconds / x.sealed.seconds, 2)),
+      pair_ratio_median: round(median(serial.map((x) => x.raw.seconds / x.sealed.seconds)), 2),
       ms_per_mib: {
         note: `medians per MiB of update: wall time, and CPU time (all threads) of the sending process (this one), the receiving process and the other server (idle, unless it still works on an earlier upload) over the same interval; machine_busy_cores: how many of the ${cpus().length} cores the whole machine kept busy meanwhile (user, system, interrupts), machine_stolen_cores: taken by the hypervisor (sender and receiver taking turns rather than overlapping shows as wall = sender + receiver CPU with about one core busy)`,
         ...cost(serial),
       },
       inline_sealing: {
-        note: 'third round, one by one: the agent\'s own CoordinatorClient.uploadUpdate, sealing each chunk as it sends (site and coordinator share this machine\'s cores)',
+        note: 'the round after the headline ones, one by one: the agent\'s own CoordinatorClient.uploadUpdate, sealing each chunk as it sends (site and coordinator share this machine\'s cores)',
         sealed_mib_s: round(rate(inline, 'sealed'), 0),
         raw_mib_s: round(rate(inline, 'raw'), 0),
         ratio: round(inlineRatio, 2),
@@ -273,7 +284,7 @@ export async function benchIngest({ quick, log }: BenchOptions): Promise<BenchRe
         raw_mib_s: round(rate(warmup, 'raw'), 0),
       },
       concurrent: {
-        note: `fourth round: all ${sites} pre-sealed updates at once, then ${sites} raw uploads at once; total MiB / wall seconds`,
+        note: `last round: all ${sites} pre-sealed updates at once, then ${sites} raw uploads at once; total MiB / wall seconds`,
         sealed_mib_s: round((sites * mib) / sealedAllSeconds, 0),
         raw_mib_s: round((sites * mib) / rawAllSeconds, 0),
         ratio: round(rawAllSeconds / sealedAllSeconds, 2),

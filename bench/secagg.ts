@@ -9,6 +9,7 @@ import { benchState, siteNames } from './lib/state.js';
 import { MIB, median, round } from './lib/stats.js';
 import { cpuSeconds } from './lib/cpu-time.js';
 import { graphParameters } from '../shared/secagg/index.js';
+import { SERVICE_MALLOC_ENV } from './lib/service-env.js';
 
 /*
  * The cost of secure aggregation on a whole round: a `medley coordinator serve` process and one
@@ -26,16 +27,17 @@ const maxOf = (samples: [number, number][]) => (samples.length ? Math.max(...sam
 export async function benchSecagg({ quick, log }: BenchOptions): Promise<BenchResult> {
   const agents = quick ? 6 : 20;
   const parameters = 1_000_000;
-  const pairs = quick ? 1 : 3;
+  const pairs = quick ? 1 : 5;
   const cleanup = new Cleanup();
   let agentProcs: Child[] = [];
   try {
     log(`secagg: state with ${agents} sites and ${parameters / 1e6} M parameters`);
     const names = siteNames(agents);
     const state = await benchState({ parameters, sites: names, cleanup });
-    const { proc: coordinator, address } = await startCoordinator(state.dir, cleanup);
+    // Coordinator and agents with the malloc settings their service definitions give them (service-env.ts).
+    const { proc: coordinator, address } = await startCoordinator(state.dir, cleanup, [], undefined, [], SERVICE_MALLOC_ENV);
     agentProcs = names.map((name, i) =>
-      startMedley(['agent', 'run', '--coordinator', address, '--name', name, ...state.agentArgs(name), '--trainer', 'fixed-step', '--step', '0.001', '--examples', String(100 + 10 * i)], cleanup),
+      startMedley(['agent', 'run', '--coordinator', address, '--name', name, ...state.agentArgs(name), '--trainer', 'fixed-step', '--step', '0.001', '--examples', String(100 + 10 * i)], cleanup, { env: SERVICE_MALLOC_ENV }),
     );
     const admin = new AdminClient(address, state.adminKey);
     cleanup.add(() => admin.close());

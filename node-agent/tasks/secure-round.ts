@@ -94,7 +94,7 @@ export class SecureRound {
     const quantized = quantizeUpdate(delta, numExamples, this.params);
     await this.setUp;
     const inbox = await this.inbox.promise;
-    return this.client.maskInput(quantized, inbox);
+    return this.client.maskInputOffThread(quantized, inbox);
   }
 
   /** Waits for the unmask request and answers it. */

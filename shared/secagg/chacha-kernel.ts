@@ -12,8 +12,11 @@ import { get, I32, i32c, instantiate, loop, set, simd, V128, vLoad, vStore, type
  * page faults and the extra major GCs it set off (some finishing in the next round) cost about
  * three times the cipher itself. Here the keystream never leaves registers. In the benchmark the
  * secure rounds took about 10% less time than with the OpenSSL path, and the plain rounds after
- * them were faster too. (The coordinator's unmask still uses OpenSSL: it runs alone at the end of
- * the round, where wall time counts and a core is free for the GC; see prg.ts.) It runs at about 0.9 GB/s here, near what 128-bit SIMD allows with three
+ * them were faster too. Agents now mask with OpenSSL after all, on a worker thread whose heap is
+ * too small for that garbage to cost much (mask-thread.ts); this kernel serves maskInput on the
+ * caller's thread (tests, tools) and the fallback where no worker starts. (The coordinator's
+ * unmask uses OpenSSL: it runs alone at the end of the round, where wall time counts and a core
+ * is free for the GC; see prg.ts.) It runs at about 0.9 GB/s here, near what 128-bit SIMD allows with three
  * instructions per 12- and 7-bit rotation (a row-per-vector layout, free of register spills,
  * measured the same).
  *

@@ -4,6 +4,7 @@ import { SecAggAbortError, SecAggProtocolError } from './errors.js';
 import type { AdvertisedKeys, EncryptedShare, RevealedShare, UnmaskRequest } from './messages.js';
 import { checkContext, checkParams, type SecAggContext, type SecAggParams } from './params.js';
 import { applyMasks, SEED_BYTES, type MaskSpec } from './prg.js';
+import { applyMasksOffThread } from './mask-thread.js';
 import { CommunicationGraph } from './graph.js';
 import { advertisementDigest, checkRosterSize, orderRoster, verifyAdvertisement } from './roster.js';
 import { openShares, sealShares, type SharePair } from './share-box.js';
@@ -127,6 +128,29 @@ export class SecAggClient {
    * cancellation. `quantized` is left untouched.
    */
   maskInput(quantized: Uint32Array, inbox: EncryptedShare[]): Uint32Array {
+    const masks = this.beginMasking(inbox);
+    try {
+      // All masks in one pass over the vector (see applyMasks), written straight into a new array.
+      const masked = new Uint32Array(quantized.length);
+      applyMasks(masked, masks, quantized);
+      return masked;
+    } finally {
+      this.wipe(masks);
+    }
+  }
+
+  /** maskInput, with the masks applied on the masking thread (mask-thread.ts): what agents use. */
+  async maskInputOffThread(quantized: Uint32Array, inbox: EncryptedShare[]): Promise<Uint32Array> {
+    const masks = this.beginMasking(inbox);
+    try {
+      return await applyMasksOffThread(masks, quantized);
+    } finally {
+      this.wipe(masks);
+    }
+  }
+
+  /** Opens the inbox and derives the masks to apply: the self mask, then one per neighbour heard from. */
+  private beginMasking(inbox: EncryptedShare[]): MaskSpec[] {
     this.expect('shared', 'maskInput');
     const myX = this.xOf.get(this.site)!;
     const received = this.openInbox(inbox, myX);
@@ -136,22 +160,20 @@ export class SecAggClient {
     }
     for (const [site, pair] of received) this.held.set(site, pair);
     this.shareHolders = new Set([this.site, ...received.keys()]);
-
-    // All masks in one pass over the vector (see applyMasks), written straight into a new array.
+    // Masking is under way: a second call must not mask again.
+    this.phase = 'masked';
     const masks: MaskSpec[] = [{ seed: this.selfSeed, sign: 1 }];
     for (const other of received.keys()) {
       masks.push({ seed: pairwiseSeed(this.context, this.site, this.sKeys.privateKey, other, this.roster.get(other)!.sPublicKey), sign: pairwiseSign(this.site, other) });
     }
-    const masked = new Uint32Array(quantized.length);
-    try {
-      applyMasks(masked, masks, quantized);
-    } finally {
-      for (const mask of masks.slice(1)) mask.seed.fill(0);
-    }
+    return masks;
+  }
+
+  /** Wipes the pairwise seeds and shared keys once the masks are applied (the self seed is kept for reveal). */
+  private wipe(masks: MaskSpec[]): void {
+    for (const mask of masks.slice(1)) mask.seed.fill(0);
     for (const shared of this.cShared.values()) shared.fill(0);
     this.cShared.clear();
-    this.phase = 'masked';
-    return masked;
   }
 
   /** Checks and decrypts the shares other sites sent here, by sender. */

@@ -82,9 +82,10 @@ function kernelWindows(): KernelWindows | null {
  * One pass over the vector, a chunk at a time: the chunk is copied into WebAssembly memory once,
  * the ChaCha20 kernel adds every mask's keystream for it there, and the chunk is copied out once.
  * Masking one mask at a time, as before, cost a pass over the vector per mask plus a JS add loop
- * (3.6 ns per word) as slow as the cipher. This is the path with the least CPU all told, for
- * sites, which mask while every core is busy; applyMasksOpenSSL is the one with the least wall
- * time (chacha-kernel.ts weighs the two). Without WebAssembly SIMD it falls back to that one.
+ * (3.6 ns per word) as slow as the cipher. On a thread with a large heap this is the path with
+ * the least CPU all told; applyMasksOpenSSL is the one with the least wall time, and the least
+ * CPU on a slim thread, which is where agents run it (mask-thread.ts; chacha-kernel.ts weighs
+ * the two). Without WebAssembly SIMD it falls back to that one.
  */
 export function applyMasks(target: Uint32Array, masks: readonly MaskSpec[], source: Uint32Array = target): void {
   checkMasks(target, masks, source);

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadSodium, sodiumNow } from '../crypto/sodium.js';
 import { SecAggAbortError, SecAggProtocolError } from './errors.js';
 import type { AdvertisedKeys } from './messages.js';
-import { dequantizeMean, meanErrorBound } from './quantize.js';
+import { addModular, dequantizeMean, meanErrorBound } from './quantize.js';
 import { advertisementDigest } from './roster.js';
 import { SecAggServer } from './server.js';
 import { finishRound, makeSites, plainSum, runRound, type SimulatedSite } from './test-helpers.js';
@@ -54,6 +54,32 @@ describe('secure aggregation end to end', () => {
     expect(sameBits(unmasked, plainSum(round.sites, length))).toBe(true);
     const { worst, bound } = meanError(unmasked, round.sites);
     expect(worst).toBeLessThanOrEqual(bound);
+  });
+
+  it('masking on the masking thread (as agents mask) gives the same exact sum, a third dropping', async () => {
+    const length = 70_001; // more than one masking chunk, and a tail
+    const sites = await makeSites(9, length, params, context, 3);
+    const keys = new Map(sites.map((s) => [s.site, s.identityPublicKey]));
+    const identityKeyOf = (site: string) => keys.get(site);
+    const server = new SecAggServer({ context, params, identityKeyOf });
+    for (const s of sites) server.addAdvertisement(s.client.advertise());
+    const roster = server.roster();
+    for (const s of sites) server.addShares(s.site, s.client.shareKeys(roster, identityKeyOf));
+    const survivors = sites.slice(3);
+    const sum = new Uint32Array(length);
+    const masked = await Promise.all(survivors.map((s) => s.client.maskInputOffThread(s.quantized, server.inboxFor(s.site))));
+    masked.forEach((m, i) => {
+      // What leaves the site is not its quantized update.
+      expect(sameBits(m, survivors[i].quantized)).toBe(false);
+      addModular(sum, m);
+      server.noteMaskedInput(survivors[i].site);
+    });
+    // Masking again is a protocol error, as in the main thread.
+    await expect(survivors[0].client.maskInputOffThread(survivors[0].quantized, server.inboxFor(survivors[0].site))).rejects.toThrow(/maskInput/);
+    const request = server.unmaskRequest();
+    expect(request.dropped).toHaveLength(3);
+    for (const s of survivors) server.addReveal(s.site, s.client.reveal(request));
+    expect(sameBits(server.unmask(sum), plainSum(survivors, length))).toBe(true);
   });
 
   it('leaves out sites that vanished before sharing keys, and needs only threshold reveals', async () => {
