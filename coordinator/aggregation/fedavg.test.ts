@@ -14,8 +14,8 @@ describe('FedAvg', () => {
     expect(agg.updates).toBe(2);
     expect(agg.totalWeight).toBe(4);
     const base = Float32Array.from([0, 1, 2, 3, 4, 5, 6]);
-    const head = agg.finishSegment(0, base.subarray(0, 4));
-    const tail = agg.finishSegment(4, base.subarray(4));
+    const head = await agg.finishSegment(0, base.subarray(0, 4));
+    const tail = await agg.finishSegment(4, base.subarray(4));
     expect([...head, ...tail]).toEqual([4, 5, 6, 7, 8, 9, 6 + (1 - 9) / 4]);
   });
 
@@ -36,12 +36,12 @@ describe('FedAvg across rounds', () => {
     const strategy = new FedAvg();
     const first = strategy.begin(300);
     await first.accept({ site: 'a', weight: 2, segments: segments(new Float32Array(300).fill(3), 128) });
-    const out = first.finishSegment(0, new Float32Array(300).fill(1));
+    const out = await first.finishSegment(0, new Float32Array(300).fill(1));
     expect(out[299]).toBe(4);
     const second = strategy.begin(300);
     expect(() => first.finishSegment(0, new Float32Array(300))).toThrow(/reused by a later round/);
     await second.accept({ site: 'a', weight: 1, segments: segments(new Float32Array(300).fill(-1), 100) });
-    expect([...second.finishSegment(0, new Float32Array(300).fill(1))].every((v) => v === 0)).toBe(true);
+    expect([...(await second.finishSegment(0, new Float32Array(300).fill(1)))].every((v) => v === 0)).toBe(true);
   });
 
   it('keeps an unfinished aggregate usable when the next round begins', async () => {
@@ -50,7 +50,7 @@ describe('FedAvg across rounds', () => {
     await abandoned.accept({ site: 'a', weight: 1, segments: segments(new Float32Array(100).fill(2), 100) });
     const next = strategy.begin(100);
     await next.accept({ site: 'b', weight: 1, segments: segments(new Float32Array(100).fill(5), 100) });
-    expect(abandoned.finishSegment(0, new Float32Array(100))[0]).toBe(2);
-    expect(next.finishSegment(0, new Float32Array(100))[0]).toBe(5);
+    expect((await abandoned.finishSegment(0, new Float32Array(100)))[0]).toBe(2);
+    expect((await next.finishSegment(0, new Float32Array(100)))[0]).toBe(5);
   });
 });

@@ -43,7 +43,7 @@ describe('FedProx', () => {
       ...Object.assign({}, ...rounds.map((round, t) => roundInputs(t, round))),
     });
     const strategy = new FedProx(0.1);
-    let base = x0;
+    let base: Float32Array = x0;
     for (const [t, round] of rounds.entries()) {
       base = await finishRound(strategy.begin(elements), round, base, segments);
       expectClose(base, out[`x${t + 1}`]!.data, `fedprox round ${t + 1}`, out[`scale${t + 1}`]!.data);

@@ -6,7 +6,8 @@ import { SEALING_SCHEME, UpdateSealer, generateIdentity, loadSodium, type Identi
 import { softLabelProblem } from '../../shared/distill/soft-label-check.js';
 import { TENSOR_FORMAT_VERSION, type TensorSpec, type UpdateChunk, type UpdateHeader } from '../../shared/wire/index.js';
 import { aggregateSoftLabels } from '../aggregation/soft-labels.js';
-import { UpdateReceiver, type IngestKeys } from '../ingest/index.js';
+import { UpdateReceiver } from '../ingest/index.js';
+import type { IngestKeys } from '../ingest/update-receiver.js';
 import type { ModelManifest } from '../store/index.js';
 import { SoftLabelCollector, SoftLabelRound } from './soft-label-round.js';
 

@@ -12,7 +12,9 @@ describe('flat optimiser', () => {
   it.each(['adam', 'sgd'] as const)('%s follows tf.train over several steps', (kind) => {
     const n = 50;
     const v = tf.variable(tf.tensor1d(randomValues(n, 1)));
-    const tfOpt = kind === 'adam' ? tf.train.adam(0.01) : tf.train.sgd(0.01);
+    // Typed as the base class: AdamOptimizer's declaration narrows applyGradients to NamedVariableMap, but
+    // (like every optimiser) it takes gradient tensors by variable name, as Optimizer declares.
+    const tfOpt: tf.Optimizer = kind === 'adam' ? tf.train.adam(0.01) : tf.train.sgd(0.01);
     const flat = new FlatOptimizer(kind, 0.01, n);
     const w = randomValues(n, 1);
     for (let step = 0; step < 5; step++) {

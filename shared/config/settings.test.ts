@@ -75,7 +75,7 @@ describe('loadSettings', () => {
     });
     expect(s.where('dropGrace')).toBe('environment variable MEDLEY_DROP_GRACE');
     expect(s.where('listen')).toBe(`toy config ${FILE}: listen`);
-    expect(s.variables.sort()).toEqual(['MEDLEY_DROP_GRACE', 'MEDLEY_INNER_SEED', 'MEDLEY_VERBOSE']);
+    expect([...s.variables].sort()).toEqual(['MEDLEY_DROP_GRACE', 'MEDLEY_INNER_SEED', 'MEDLEY_VERBOSE']);
   });
 
   it("keeps an environment path as given (it starts where the process runs), a file's from the file's folder", () => {

@@ -22,9 +22,20 @@ async function nameCounter(topology: Record<string, unknown>): Promise<number> {
   return m ? Number(m[1]) : 0;
 }
 
+/** A built network's weight shape, whose every dimension is known. */
+function knownShape(shape: readonly (number | null)[]): number[] {
+  return shape.map((d) => {
+    if (d === null) throw new Error(`weight shape [${shape.join(', ')}] has an unknown dimension`);
+    return d;
+  });
+}
+
 /** Writes values unlike any model's into every weight (as a training step would change them). */
 function scramble(net: tf.LayersModel): void {
-  net.setWeights(net.weights.map((w, i) => tf.tensor(randomValues(w.shape.reduce((a, b) => a * b, 1), 100 + i), w.shape)));
+  net.setWeights(net.weights.map((w, i) => {
+    const shape = knownShape(w.shape);
+    return tf.tensor(randomValues(shape.reduce((a, b) => a * b, 1), 100 + i), shape);
+  }));
 }
 
 describe('NetworkPool', () => {

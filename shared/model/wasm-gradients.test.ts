@@ -112,7 +112,9 @@ describe('WASM gradient kernels', () => {
       const y = tf.oneHot(tf.tensor1d([0, 1, 1, 0, 1, 0], 'int32'), 2);
       const opt = tf.train.sgd(0.1);
       const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
-      const step = () => tf.tidy(() => opt.minimize(() => tf.mean(tf.metrics.categoricalCrossentropy(y, model.apply(x, { training: true }) as tf.Tensor)) as tf.Scalar, false, vars));
+      const step = () => tf.tidy(() => {
+        opt.minimize(() => tf.mean(tf.metrics.categoricalCrossentropy(y, model.apply(x, { training: true }) as tf.Tensor)) as tf.Scalar, false, vars);
+      });
       step(); // creates the optimiser's slots
       const before = tf.memory().numTensors;
       // Kernels that bypass the engine would leak backend buffers without changing numTensors.

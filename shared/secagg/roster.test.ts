@@ -25,7 +25,7 @@ describe('low-order X25519 keys', () => {
       'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
     ].map((hex) => new Uint8Array(Buffer.from(hex, 'hex')));
     const sodium = await loadSodium();
-    const candidates = [...lowOrder, ...lowOrder.map((k) => k.map((b, i) => (i === 31 ? b | 0x80 : b)))];
+    const candidates: Uint8Array[] = [...lowOrder, ...lowOrder.map((k) => k.map((b, i) => (i === 31 ? b | 0x80 : b)))];
     // Near misses (one bit off) and ordinary keys are usable.
     candidates.push(...lowOrder.map((k) => k.map((b, i) => (i === 5 ? b ^ 1 : b))));
     for (let i = 0; i < 50; i++) candidates.push(sodium.crypto_box_keypair().publicKey);

@@ -31,7 +31,7 @@ export function testUid(run: number, kind: number, index: number): string {
 }
 
 /** Writes one single-frame MONOCHROME2 Secondary Capture instance, explicit VR little endian. */
-export function writeInstance(spec: InstanceSpec): Uint8Array {
+export function writeInstance(spec: InstanceSpec): Uint8Array<ArrayBuffer> {
   if (spec.pixels.length !== spec.rows * spec.columns) {
     throw new Error(`instance ${spec.sop}: ${spec.pixels.length} pixels for ${spec.rows}x${spec.columns}`);
   }

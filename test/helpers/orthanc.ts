@@ -30,8 +30,11 @@ export interface Orthanc {
   readonly httpPort: number;
   /** Everything Orthanc has written to stdout and stderr so far. */
   log(): string;
-  /** Stores a DICOM Part 10 file through the REST API; resolves with Orthanc's instance id. */
-  upload(bytes: Uint8Array): Promise<string>;
+  /**
+   * Stores a DICOM Part 10 file through the REST API; resolves with Orthanc's instance id. The
+   * bytes must lie in a plain ArrayBuffer: fetch sends no view of a SharedArrayBuffer.
+   */
+  upload(bytes: Uint8Array<ArrayBuffer>): Promise<string>;
   /** GET a REST path (as the admin user, when there are users) and parse the JSON answer. */
   rest<T = unknown>(path: string): Promise<T>;
   stop(): Promise<void>;

@@ -182,7 +182,11 @@ describe('the control plane over NATS (real nats-server with JetStream)', () => 
     const raw = await connect({ servers: server.url });
     cleanup.push(() => raw.close());
     const captured: Uint8Array[] = [];
-    raw.subscribe(subjects.agent('north'), { callback: (_err, msg) => captured.push(new Uint8Array(msg.data)) });
+    raw.subscribe(subjects.agent('north'), {
+      callback: (_err, msg) => {
+        captured.push(new Uint8Array(msg.data));
+      },
+    });
 
     // A task for north signed by a key that is not the coordinator's, with a deadline far ahead.
     const mallory = await generateIdentity('mallory');
