@@ -49,13 +49,22 @@ class MaskThread {
 
   run(masks: readonly MaskSpec[], source: Uint32Array): Promise<Uint32Array> {
     const id = this.nextId++;
-    // A copy travels (transferred, not cloned again): the caller's array stays as it was.
+    // Copies travel, transferred rather than cloned again: the caller's arrays stay as they were,
+    // and no second copy of a seed is left behind in this thread (a clone of a view would also
+    // carry its whole underlying buffer).
     const buffer = source.slice().buffer;
-    const message: ToMaskWorker = { id, buffer, masks: masks.map(({ seed, sign }) => ({ seed, sign })) };
+    const seeds = masks.map(({ seed }) => seed.slice());
+    const message: ToMaskWorker = { id, buffer, masks: masks.map(({ sign }, i) => ({ seed: seeds[i], sign })) };
     return new Promise<Uint32Array>((resolve, reject) => {
+      try {
+        this.worker.postMessage(message, [buffer, ...seeds.map((seed) => seed.buffer as ArrayBuffer)]);
+      } catch (err) {
+        for (const seed of seeds) seed.fill(0);
+        reject(err as Error);
+        return;
+      }
       if (this.pending.size === 0) this.worker.ref();
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage(message, [buffer]);
     });
   }
 
