@@ -23,6 +23,19 @@ describe('masking on the masking thread', () => {
     masks.forEach((m, i) => expect(Array.from(m.seed)).toEqual(Array.from(seedsBefore[i])));
   });
 
+  it('leaves a seed that is a view into a larger Buffer usable by its owner', async () => {
+    const backing = Buffer.alloc(96, 5);
+    const seed = backing.subarray(32, 64).fill(9);
+    const masks = [{ seed, sign: 1 as const }];
+    const expected = new Uint32Array(length);
+    applyMasks(expected, masks, source);
+    const masked = await applyMasksOffThread(masks, source);
+    expect(Buffer.from(masked.buffer).equals(Buffer.from(expected.buffer))).toBe(true);
+    // Nothing of the owner's buffer was transferred away (detached) or changed.
+    expect(backing.byteLength).toBe(96);
+    expect([...backing.subarray(0, 32)].every((b) => b === 5) && [...seed].every((b) => b === 9)).toBe(true);
+  });
+
   it('keeps concurrent jobs apart', async () => {
     const jobs = [0, 1, 2, 3].map((k) => ({ masks: masksFor(k), source: source.map((v) => (v + k) >>> 0) }));
     const results = await Promise.all(jobs.map((j) => applyMasksOffThread(j.masks, j.source)));

@@ -53,7 +53,8 @@ class MaskThread {
     // and no second copy of a seed is left behind in this thread (a clone of a view would also
     // carry its whole underlying buffer).
     const buffer = source.slice().buffer;
-    const seeds = masks.map(({ seed }) => seed.slice());
+    // new Uint8Array(view) always copies (a Buffer's slice would be a view of the caller's bytes).
+    const seeds = masks.map(({ seed }) => new Uint8Array(seed));
     const message: ToMaskWorker = { id, buffer, masks: masks.map(({ sign }, i) => ({ seed: seeds[i], sign })) };
     return new Promise<Uint32Array>((resolve, reject) => {
       try {
