@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { AgentRefusedError, NodeAgent } from '../../node-agent/index.js';
 import { Safeguards } from '../../node-agent/safeguards.js';
-import { DEFAULT_POLICY, loadSitePolicy } from '../../node-agent/policy/index.js';
+import { DEFAULT_POLICY, loadSitePolicy, type SitePolicy } from '../../node-agent/policy/index.js';
+import { FolderLock } from '../../shared/runtime/folder-lock.js';
 import { parsePublicKey, readIdentityFile } from '../../shared/crypto/index.js';
 import { registerAgentAudit } from './agent-audit.js';
 import { registerAgentDoctor } from './agent-doctor.js';
@@ -38,45 +39,61 @@ export function registerAgent(program: Command): void {
       const coordinatorKey = parsePublicKey(opts.coordinatorKey, '--coordinator-key');
       const policy = opts.policy ? await loadSitePolicy(opts.policy) : DEFAULT_POLICY;
       await mkdir(opts.state, { recursive: true, mode: 0o700 });
-      const safeguards = await Safeguards.open(opts.state, policy);
-      log(`policy: ${opts.policy ?? '(none: any task accepted)'}; audit log and privacy ledger in ${opts.state}`);
-      let trainer: Trainer;
-      if (opts.trainer === 'fixed-step') {
-        const { FixedStepTrainer } = await import('../../node-agent/trainer/fixed-step-trainer.js');
-        trainer = new FixedStepTrainer(opts.step, opts.examples);
-      } else if (opts.trainer === 'tfjs') {
-        const { readSiteData } = await import('../../shared/data/index.js');
-        const { selectBackend } = await import('../../shared/model/index.js');
-        const { TfjsTrainer } = await import('../../node-agent/trainer/tfjs-trainer.js');
-        // Decoded sources log one line per skipped file and a summary; none of them stops the agent.
-        const data = await readSiteData({ ...opts.data, cacheDir: join(opts.state, 'data-cache') }, { log: (m) => log(`data: ${m}`) });
-        const backend = await selectBackend({ log });
-        log(`data: ${data.source}: ${data.train.count} training, ${data.val.count} validation images`);
-        trainer = new TfjsTrainer(data, backend, { localModel: opts.localModel, stateDir: opts.state, site: opts.name });
-      } else {
-        throw new Error(`--trainer ${opts.trainer}: use tfjs or fixed-step`);
-      }
-      const controller = new AbortController();
-      process.once('SIGINT', () => controller.abort(new Error('SIGINT')));
-      process.once('SIGTERM', () => controller.abort(new Error('SIGTERM')));
-      const node = new NodeAgent({ coordinator: opts.coordinator, site: opts.name, trainer, identity, coordinatorKey, safeguards, log, signal: controller.signal, maxAttempts: opts.maxAttempts, nats: opts.nats, blobCacheDir: join(opts.state, 'distill-cache') });
+      // One agent per state folder: two would fork the audit log's hash chain and spend one privacy budget twice.
+      const lock = await FolderLock.acquire(opts.state, `agent run (site ${opts.name})`, { log });
       try {
-        await node.run();
-      } catch (err) {
-        if (err instanceof AgentRefusedError) {
-          log(err.message);
-          process.exitCode = 3;
-          return;
-        }
-        // In JSON mode the reason the agent stops is one more JSON line, not main.ts's plain one.
-        if (opts.logFormat === 'json') {
-          log.error(err instanceof Error ? err.message : String(err));
-          process.exitCode = 1;
-          return;
-        }
-        throw err;
+        await runAgent(opts, log, policy, identity, coordinatorKey);
+      } finally {
+        await lock.release();
       }
     });
   registerAgentAudit(agent);
   registerAgentDoctor(agent);
+}
+
+async function runAgent(
+  opts: ReturnType<typeof resolveAgentOptions>,
+  log: ReturnType<typeof createLogger>,
+  policy: SitePolicy,
+  identity: Awaited<ReturnType<typeof readIdentityFile>>,
+  coordinatorKey: Uint8Array,
+): Promise<void> {
+  const safeguards = await Safeguards.open(opts.state, policy);
+  log(`policy: ${opts.policy ?? '(none: any task accepted)'}; audit log and privacy ledger in ${opts.state}`);
+  let trainer: Trainer;
+  if (opts.trainer === 'fixed-step') {
+    const { FixedStepTrainer } = await import('../../node-agent/trainer/fixed-step-trainer.js');
+    trainer = new FixedStepTrainer(opts.step, opts.examples);
+  } else if (opts.trainer === 'tfjs') {
+    const { readSiteData } = await import('../../shared/data/index.js');
+    const { selectBackend } = await import('../../shared/model/index.js');
+    const { TfjsTrainer } = await import('../../node-agent/trainer/tfjs-trainer.js');
+    // Decoded sources log one line per skipped file and a summary; none of them stops the agent.
+    const data = await readSiteData({ ...opts.data, cacheDir: join(opts.state, 'data-cache') }, { log: (m) => log(`data: ${m}`) });
+    const backend = await selectBackend({ log });
+    log(`data: ${data.source}: ${data.train.count} training, ${data.val.count} validation images`);
+    trainer = new TfjsTrainer(data, backend, { localModel: opts.localModel, stateDir: opts.state, site: opts.name });
+  } else {
+    throw new Error(`--trainer ${opts.trainer}: use tfjs or fixed-step`);
+  }
+  const controller = new AbortController();
+  process.once('SIGINT', () => controller.abort(new Error('SIGINT')));
+  process.once('SIGTERM', () => controller.abort(new Error('SIGTERM')));
+  const node = new NodeAgent({ coordinator: opts.coordinator, site: opts.name, trainer, identity, coordinatorKey, safeguards, log, signal: controller.signal, maxAttempts: opts.maxAttempts, nats: opts.nats, blobCacheDir: join(opts.state, 'distill-cache') });
+  try {
+    await node.run();
+  } catch (err) {
+    if (err instanceof AgentRefusedError) {
+      log(err.message);
+      process.exitCode = 3;
+      return;
+    }
+    // In JSON mode the reason the agent stops is one more JSON line, not main.ts's plain one.
+    if (opts.logFormat === 'json') {
+      log.error(err instanceof Error ? err.message : String(err));
+      process.exitCode = 1;
+      return;
+    }
+    throw err;
+  }
 }

@@ -8,6 +8,7 @@ import { modelFromTopologyJson, readFlatWeights, saveLayersModelToDir, selectBac
 import * as surgery from '../../shared/model/surgery/index.js';
 import { ConfigError } from '../../shared/wire/index.js';
 import { dataSpecFrom, SPLITTABLE_KINDS } from './data-options.js';
+import { FolderLock } from '../../shared/runtime/folder-lock.js';
 
 /*
  * What `medley model truncate|prune|flops` do. Truncation and FLOP counting work on a model folder
@@ -125,6 +126,16 @@ export async function pruneCommand(o: PruneChoice): Promise<Record<string, unkno
   if (existsSync(join(o.dir, 'run.json'))) {
     throw new ConfigError(`a run is in progress in ${o.dir} (run.json); let it finish or stop it before pruning: a round's updates must match the model it started from`);
   }
+  // A coordinator serving this folder holds its lock: pruning under it would race its rounds.
+  const lock = await FolderLock.acquire(o.dir, 'model prune');
+  try {
+    return await pruneLocked(o);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function pruneLocked(o: PruneChoice): Promise<Record<string, unknown>> {
   await selectBackend();
   const store = await ModelStore.open(o.dir);
   const base = await store.manifest(store.latest);

@@ -15,6 +15,7 @@ import type { NatsSettings } from '../../shared/config/index.js';
 import type { TransferImages } from '../../shared/distill/index.js';
 import { DistillRuntime } from '../methods/index.js';
 import { CoordinatorMetrics, DashboardAuth, DashboardData, DashboardServer } from '../http/index.js';
+import { FolderLock } from '../../shared/runtime/folder-lock.js';
 
 export interface CoordinatorOptions {
   stateDir: string;
@@ -54,6 +55,8 @@ export class Coordinator {
   private enrolmentCheck: NodeJS.Timeout | null = null;
   private nats: NatsControlPlane | null = null;
   private dashboard: { server: DashboardServer; data: DashboardData } | null = null;
+  /** This process's hold on the state folder, from open() until close(). */
+  private lock: FolderLock | null = null;
 
   private constructor(
     readonly federation: string,
@@ -72,6 +75,19 @@ export class Coordinator {
     const log = options.log ?? ((m: string) => process.stderr.write(`[coordinator] ${m}\n`));
     await loadSodium();
     const config = await readFederationConfig(options.stateDir);
+    // Before anything below writes to the folder (recovery, spool and spill clean-up).
+    const lock = await FolderLock.acquire(options.stateDir, 'coordinator serve', { log });
+    try {
+      const coordinator = await Coordinator.openLocked(options, log, config);
+      coordinator.lock = lock;
+      return coordinator;
+    } catch (err) {
+      await lock.release();
+      throw err;
+    }
+  }
+
+  private static async openLocked(options: CoordinatorOptions, log: (message: string) => void, config: Awaited<ReturnType<typeof readFederationConfig>>): Promise<Coordinator> {
     const keys = await readCoordinatorKeys(options.stateDir);
     const store = await ModelStore.open(options.stateDir);
     if (store.latest === 0) throw new Error(`${options.stateDir} holds no model; run \`medley coordinator init\` again`);
@@ -233,9 +249,13 @@ export class Coordinator {
     this.server = null;
     // Kept (shut down) rather than dropped, so in-process clients handed out earlier hear UNAVAILABLE.
     const inProcess = this.inProcess;
-    if (!server && !inProcess) return;
-    for (const session of this.sessions.connected()) session.close('coordinator shutting down');
-    await Promise.all([inProcess?.shutdown(2000), server && shutdownServer(server)]);
+    if (server || inProcess) {
+      for (const session of this.sessions.connected()) session.close('coordinator shutting down');
+      await Promise.all([inProcess?.shutdown(2000), server && shutdownServer(server)]);
+    }
+    const lock = this.lock;
+    this.lock = null;
+    await lock?.release();
   }
 }
 
