@@ -176,7 +176,8 @@ describe('medley agent doctor', () => {
 
   it('says the coordinator cannot be reached once it is down, within the timeout', async () => {
     const config = await siteConfig();
-    const other = await serveCoordinator(state);
+    // A coordinator of its own (the suite's one holds `state`), stopped: its address is real but dead.
+    const other = await serveCoordinator(await tinyState(['st-mary']));
     await stop(other.proc);
     const { code, report } = await doctor(config, ['--coordinator', other.address, '--timeout', '3']);
     expect(code).toBe(1);
