@@ -104,14 +104,16 @@ export function registerCoordinator(program: Command): void {
       log.redact(coordinator.dashboardToken);
       const address = await orExitLogged(log, opts.logFormat, coordinator.listen(opts.listen));
       const http = opts.http === undefined ? undefined : await orExitLogged(log, opts.logFormat, coordinator.listenHttp(opts.http));
-      // One machine-readable line on stdout, so a supervisor (or the demo) learns the bound port.
-      process.stdout.write(JSON.stringify({ event: 'listening', address, ...(http ? { http } : {}), federation: coordinator.federation, modelVersion: coordinator.store.latest }) + '\n');
       const stop = async (signal: string) => {
         log(`${signal}: shutting down`);
         await coordinator.close();
         process.exit(0);
       };
+      // Before the line below: a supervisor may send SIGTERM the moment it reads it, and without a
+      // handler that signal kills the process outright (no clean shutdown, the state lock left behind).
       process.once('SIGINT', () => void stop('SIGINT'));
       process.once('SIGTERM', () => void stop('SIGTERM'));
+      // One machine-readable line on stdout, so a supervisor (or the demo) learns the bound port.
+      process.stdout.write(JSON.stringify({ event: 'listening', address, ...(http ? { http } : {}), federation: coordinator.federation, modelVersion: coordinator.store.latest }) + '\n');
     });
 }

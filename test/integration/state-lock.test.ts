@@ -46,7 +46,8 @@ describe('state folder lock', () => {
 
     // A clean stop (SIGTERM, exit 0; helpers' stop() would SIGKILL a slow one) gives the lock up.
     restarted.proc.child.kill('SIGTERM');
-    expect(await restarted.proc.exited).toBe(0);
+    const code = await restarted.proc.exited;
+    expect({ code, signal: restarted.proc.child.signalCode }, restarted.proc.output()).toEqual({ code: 0, signal: null });
     expect(existsSync(lockFile)).toBe(false);
   });
 
